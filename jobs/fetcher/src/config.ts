@@ -1,0 +1,47 @@
+import { env, loadConfig } from '@cryptoagg/core';
+import { z } from 'zod';
+
+export const fetcherConfigSchema = z
+  .object({
+    DATABASE_URL: env.databaseUrl.optional(),
+    REDIS_URL: env.redisUrl.optional(),
+    REDIS_KEY_PREFIX: z.string().default('cryptoagg:'),
+    COINGECKO_BASE_URL: env.httpUrl('https://api.coingecko.com/api/v3').default('https://api.coingecko.com/api/v3'),
+    COINGECKO_API_KEY: z.string().optional(),
+    COINGECKO_RATE_LIMIT_PER_MIN: env.int(30, 1, 10_000),
+    FETCH_CURRENCIES: env.currencies,
+    FETCH_MAX_COINS: env.int(250, 1, 10_000),
+    FETCH_METADATA_PER_RUN: env.int(10, 0, 250),
+    FETCH_METADATA_MAX_AGE_HOURS: env.int(24, 0, 24 * 365),
+    FETCH_REQUEST_TIMEOUT_MS: env.int(15_000, 100, 120_000),
+    FETCH_RETRY_BASE_MS: env.int(1_000, 1, 60_000),
+    FETCH_RETRIES: env.int(5, 0, 20),
+    FETCH_DEADLINE_SECONDS: env.int(240, 1, 3_600),
+    // Applies pending migrations before the run (idempotent). Kubernetes runs migrations as a hook Job and sets it to false.
+    MIGRATE_ON_START: z.enum(['true', 'false']).default('true'),
+    LOG_LEVEL: env.logLevel,
+    NODE_ENV: env.nodeEnv,
+  })
+  .transform((e) => ({
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    coingeckoBaseUrl: e.COINGECKO_BASE_URL.replace(/\/+$/, ''),
+    coingeckoApiKey: e.COINGECKO_API_KEY,
+    ratePerMinute: e.COINGECKO_RATE_LIMIT_PER_MIN,
+    currencies: e.FETCH_CURRENCIES,
+    maxCoins: e.FETCH_MAX_COINS,
+    metadataPerRun: e.FETCH_METADATA_PER_RUN,
+    metadataMaxAgeHours: e.FETCH_METADATA_MAX_AGE_HOURS,
+    requestTimeoutMs: e.FETCH_REQUEST_TIMEOUT_MS,
+    retryBaseMs: e.FETCH_RETRY_BASE_MS,
+    retries: e.FETCH_RETRIES,
+    deadlineMs: e.FETCH_DEADLINE_SECONDS * 1_000,
+    migrateOnStart: e.MIGRATE_ON_START === 'true',
+    logLevel: e.LOG_LEVEL,
+  }));
+
+export type FetcherConfig = z.output<typeof fetcherConfigSchema>;
+
+export const loadFetcherConfig = (source: NodeJS.ProcessEnv = process.env): FetcherConfig =>
+  loadConfig(fetcherConfigSchema, source);

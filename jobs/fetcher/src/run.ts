@@ -1,0 +1,235 @@
+import type { Logger } from '@cryptoagg/core';
+import type { Knex, QuoteRow } from '@cryptoagg/db';
+import type { FetcherConfig } from './config.js';
+import { bumpDataVersion } from './signal.js';
+import {
+  acquireRunLock,
+  ensurePartitions,
+  failAbandonedRuns,
+  failRun,
+  pickMetadataCandidates,
+  startRun,
+  writeRun,
+  type CoinUpsert,
+  type RunCounts,
+} from './store.js';
+import { createUpstream, UpstreamError, type Upstream } from './upstream/client.js';
+import { coinDetailSchema, describeIssues, marketItemSchema, type CoinMetadata } from './upstream/schemas.js';
+
+const PAGE_SIZE = 250;
+/** Skipped items are logged one by one up to this many per run, then only counted. */
+const MAX_SKIP_LOGS = 20;
+
+export interface RunResult {
+  runId: number;
+  coinsUpdated: number;
+  snapshotsInserted: number;
+  itemsReceived: number;
+  itemsSkipped: number;
+  metadataUpdated: number;
+  metadataSkipped: number;
+  requests: number;
+  upstreamErrors: Record<string, number>;
+  durationMs: number;
+}
+
+/** A run that failed and was recorded (and logged) as failed. */
+export class FetchRunFailed extends Error {
+  override readonly name = 'FetchRunFailed';
+}
+
+export interface RunDeps {
+  config: FetcherConfig;
+  db: Knex;
+  databaseUrl: string;
+  logger: Logger;
+  /** aborts the run (SIGTERM); the deadline is added here */
+  signal?: AbortSignal;
+  /** the rate limiter's window; tests shrink it to prove the limit without waiting minutes */
+  rateWindowMs?: number;
+}
+
+class Tally {
+  received = 0;
+  skipped = 0;
+  metadataUpdated = 0;
+  metadataSkipped = 0;
+  private logged = 0;
+
+  constructor(private readonly logger: Logger) {}
+
+  skip(what: string, id: unknown, reason: string): void {
+    if (this.logged < MAX_SKIP_LOGS) this.logger.warn({ id, reason }, `skipped ${what}`);
+    this.logged += 1;
+  }
+}
+
+async function fetchCurrency(upstream: Upstream, currency: string, maxCoins: number, tally: Tally) {
+  const coins: CoinUpsert[] = [];
+  const quotes: QuoteRow[] = [];
+  const seen = new Set<string>();
+  for (let page = 1; quotes.length < maxCoins; page += 1) {
+    const data = await upstream.get('/coins/markets', {
+      vs_currency: currency,
+      order: 'market_cap_desc',
+      per_page: PAGE_SIZE,
+      page,
+      sparkline: 'false',
+      price_change_percentage: '24h',
+    });
+    const fetchedAt = new Date();
+    if (!Array.isArray(data)) throw new UpstreamError(`/coins/markets page ${page}: not a JSON array`, 'invalid', false);
+    for (const raw of data) {
+      tally.received += 1;
+      const parsed = marketItemSchema.safeParse(raw);
+      if (!parsed.success) {
+        tally.skipped += 1;
+        tally.skip('market item', (raw as { id?: unknown } | null)?.id, `${currency}: ${describeIssues(parsed.error)}`);
+        continue;
+      }
+      const item = parsed.data;
+      // Ranks shift while we page, so an item can show up on two pages: keep the first.
+      if (seen.has(item.id) || quotes.length >= maxCoins) continue;
+      seen.add(item.id);
+      coins.push({ id: item.id, symbol: item.symbol, name: item.name, image: item.image, market_cap_rank: item.market_cap_rank });
+      quotes.push({
+        coin_id: item.id,
+        currency,
+        last_updated: new Date(item.last_updated),
+        fetched_at: fetchedAt,
+        price: item.current_price,
+        market_cap: item.market_cap,
+        total_volume: item.total_volume,
+        high_24h: item.high_24h,
+        low_24h: item.low_24h,
+        price_change_24h: item.price_change_24h,
+        price_change_percentage_24h: item.price_change_percentage_24h,
+        circulating_supply: item.circulating_supply,
+      });
+    }
+    if (data.length < PAGE_SIZE) break;
+  }
+  return { coins, quotes };
+}
+
+async function fetchMetadata(upstream: Upstream, ids: string[], tally: Tally, signal: AbortSignal): Promise<CoinMetadata[]> {
+  const found: CoinMetadata[] = [];
+  for (const id of ids) {
+    try {
+      const data = await upstream.get(`/coins/${encodeURIComponent(id)}`, {
+        localization: 'false',
+        tickers: 'false',
+        market_data: 'false',
+        community_data: 'false',
+        developer_data: 'false',
+        sparkline: 'false',
+      });
+      const parsed = coinDetailSchema.safeParse(data);
+      if (parsed.success && parsed.data.id === id) {
+        found.push(parsed.data);
+        continue;
+      }
+      tally.skip('coin metadata', id, parsed.success ? `answer is for ${parsed.data.id}` : describeIssues(parsed.error));
+    } catch (error) {
+      // The deadline or a shutdown ends the run; any other failure costs only this coin's metadata.
+      if (signal.aborted) throw error;
+      tally.skip('coin metadata', id, error instanceof Error ? error.message : String(error));
+    }
+    tally.metadataSkipped += 1;
+  }
+  tally.metadataUpdated = found.length;
+  return found;
+}
+
+function describeFailure(error: unknown, signal: AbortSignal, deadlineMs: number): string {
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof Error && reason.name === 'TimeoutError') return `deadline of ${deadlineMs / 1000}s exceeded`;
+    return `aborted: ${reason instanceof Error ? reason.message : String(reason)}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * One fetcher run: pull markets for every configured currency and metadata
+ * for a bounded number of coins, validate every item, and store the lot in one
+ * transaction. Throws on failure, after recording the failed run.
+ */
+export async function runFetch({ config, db, databaseUrl, logger, signal: outer, rateWindowMs }: RunDeps): Promise<RunResult> {
+  const started = Date.now();
+  const deadline = AbortSignal.timeout(config.deadlineMs);
+  const signal = outer ? AbortSignal.any([outer, deadline]) : deadline;
+  const lock = await acquireRunLock(databaseUrl, config.deadlineMs);
+  let runId: number | undefined;
+  const tally = new Tally(logger);
+  const upstream = createUpstream({
+    baseUrl: config.coingeckoBaseUrl,
+    apiKey: config.coingeckoApiKey,
+    ratePerMinute: config.ratePerMinute,
+    timeoutMs: config.requestTimeoutMs,
+    retries: config.retries,
+    retryBaseMs: config.retryBaseMs,
+    signal,
+    logger,
+    ...(rateWindowMs ? { windowMs: rateWindowMs } : {}),
+  });
+  const counts = (): Omit<RunCounts, 'snapshots_inserted' | 'coins_updated'> => ({
+    requests: upstream.stats.requests,
+    items_received: tally.received,
+    items_skipped: tally.skipped,
+    metadata_updated: tally.metadataUpdated,
+    metadata_skipped: tally.metadataSkipped,
+    upstream_errors: upstream.stats.errors,
+  });
+  try {
+    const abandoned = await failAbandonedRuns(db);
+    if (abandoned > 0) logger.warn({ abandoned }, 'marked runs left running by a stopped fetcher as failed');
+    runId = await startRun(db, config.currencies);
+
+    const coins = new Map<string, CoinUpsert>();
+    const quotes: QuoteRow[] = [];
+    for (const currency of config.currencies) {
+      const result = await fetchCurrency(upstream, currency, config.maxCoins, tally);
+      for (const coin of result.coins) if (!coins.has(coin.id)) coins.set(coin.id, coin);
+      quotes.push(...result.quotes);
+    }
+    if (quotes.length === 0) throw new Error('the upstream returned no valid market items');
+
+    const candidates = await pickMetadataCandidates(db, [...coins.keys()], config.metadataPerRun, config.metadataMaxAgeHours);
+    const metadata = await fetchMetadata(upstream, candidates, tally, signal);
+    signal.throwIfAborted();
+
+    const times = quotes.map((q) => q.last_updated.getTime());
+    await ensurePartitions(db, new Date(Math.min(...times)), new Date(Math.max(...times)));
+    const stored = await writeRun(db, { runId, coins: [...coins.values()], quotes, metadata, counts: counts() });
+
+    if (config.redisUrl) {
+      await bumpDataVersion(config.redisUrl, config.redisKeyPrefix).catch((error: unknown) =>
+        logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'could not bump the Redis data version; caches catch up through Postgres NOTIFY'),
+      );
+    }
+    const result: RunResult = {
+      runId,
+      coinsUpdated: stored.coinsUpdated,
+      snapshotsInserted: stored.snapshotsInserted,
+      itemsReceived: tally.received,
+      itemsSkipped: tally.skipped,
+      metadataUpdated: tally.metadataUpdated,
+      metadataSkipped: tally.metadataSkipped,
+      requests: upstream.stats.requests,
+      upstreamErrors: upstream.stats.errors,
+      durationMs: Date.now() - started,
+    };
+    logger.info({ run: result }, 'fetch run succeeded');
+    return result;
+  } catch (error) {
+    const message = describeFailure(error, signal, config.deadlineMs);
+    if (runId !== undefined) {
+      await failRun(db, runId, message, counts()).catch((e: unknown) => logger.error({ err: e }, 'could not record the failed run'));
+    }
+    logger.error({ runId, error: message, ...counts(), durationMs: Date.now() - started }, 'fetch run failed');
+    throw new FetchRunFailed(message, { cause: error });
+  } finally {
+    await lock.release();
+  }
+}

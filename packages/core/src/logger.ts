@@ -1,0 +1,31 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Paths never written to logs: credentials in config, headers and errors. */
+const REDACT = [
+  'config.databaseUrl',
+  'config.redisUrl',
+  'config.coingeckoApiKey',
+  'config.subgraphSecret',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-cg-demo-api-key"]',
+  'req.headers["x-cg-pro-api-key"]',
+  'req.headers["x-subgraph-secret"]',
+  '*.password',
+];
+
+export function createLogger(service: string, level: string): Logger {
+  return pino({
+    level,
+    base: { service },
+    redact: { paths: REDACT, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
+
+/** Replaces the password of any URL inside a message, for errors that quote a connection string. */
+export function redactUrls(message: string): string {
+  return message.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s]+:)([^@\s]+)@/gi, '$1[redacted]@');
+}

@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import * as initial from '../migrations/20261126000000_initial.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/*
+ * Migrations are imported statically rather than found on disk by knex, so the
+ * same list works under tsx, vitest and compiled JavaScript alike.
+ */
+const MIGRATIONS: Record<string, Migration> = {
+  '20261126000000_initial': initial,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: () => Promise.resolve(Object.keys(MIGRATIONS).sort()),
+  getMigrationName: (name) => name,
+  getMigration: (name) => {
+    const migration = MIGRATIONS[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return Promise.resolve(migration);
+  },
+};
+
+export const migrationConfig: Knex.MigratorConfig = { migrationSource, tableName: 'knex_migrations' };
+
+/** Applies every pending migration; returns the names applied (empty when up to date). */
+export async function migrateLatest(db: Knex): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest(migrationConfig)) as [number, string[]];
+  return applied;
+}
+
+/** Rolls back every applied migration; returns the names rolled back. */
+export async function migrateRollbackAll(db: Knex): Promise<string[]> {
+  const [, rolledBack] = (await db.migrate.rollback(migrationConfig, true)) as [number, string[]];
+  return rolledBack;
+}
