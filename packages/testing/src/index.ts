@@ -1,3 +1,3 @@
 export { createTestDatabase, type TestDatabase } from './database.js';
 export { freePort } from './ports.js';
-export { runScript, type ProcessResult } from './processes.js';
+export { runScript, startScript, type ProcessResult, type RunningProcess } from './processes.js';

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from '@cryptoagg/db';
 
@@ -13,6 +13,28 @@ export interface ProcessResult {
 /** Environment a child gets: only what the test passes plus PATH, so the machine's own settings never leak in. */
 function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
+}
+
+export interface RunningProcess {
+  child: ChildProcess;
+  /** everything printed so far, stdout and stderr interleaved */
+  output(): string;
+  /** resolves with the exit code once the process has exited */
+  exited: Promise<number | null>;
+}
+
+/** Starts a TypeScript entry point of the repository (through tsx) and leaves it running. */
+export function startScript(entry: string, env: Record<string, string | undefined>): RunningProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry)], {
+    cwd: REPO_ROOT,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
 }
 
 /** Runs a TypeScript entry point of the repository the way `npm run` does (through tsx), to completion. */

@@ -37,6 +37,10 @@ export class UpstreamError extends Error {
 
 const PRO_HOST = 'pro-api.coingecko.com';
 
+/** CoinGecko reads a paid plan's key from another header than the demo plan's. */
+export const apiKeyHeader = (baseUrl: string): string =>
+  new URL(baseUrl).hostname === PRO_HOST ? 'x-cg-pro-api-key' : 'x-cg-demo-api-key';
+
 /** Retry-After is either delta-seconds or an HTTP date. */
 export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
   if (typeof value !== 'string' || value.trim() === '') return undefined;
@@ -84,9 +88,7 @@ export function createUpstream(options: UpstreamOptions) {
     timeout: options.timeoutMs,
     headers: {
       accept: 'application/json',
-      ...(options.apiKey
-        ? { [new URL(options.baseUrl).hostname === PRO_HOST ? 'x-cg-pro-api-key' : 'x-cg-demo-api-key']: options.apiKey }
-        : {}),
+      ...(options.apiKey ? { [apiKeyHeader(options.baseUrl)]: options.apiKey } : {}),
     },
     validateStatus: () => true,
     signal,
