@@ -64,9 +64,13 @@ export async function startRun(db: Knex, currencies: string[]): Promise<number> 
 }
 
 export async function failRun(db: Knex, runId: number, error: string, counts: Partial<RunCounts>): Promise<void> {
-  await db('fetch_runs')
-    .where({ id: runId })
-    .update({ ...counts, upstream_errors: JSON.stringify(counts.upstream_errors ?? {}), status: 'failed', finished_at: db.raw('clock_timestamp()'), error });
+  await db.transaction(async (trx) => {
+    await trx('fetch_runs')
+      .where({ id: runId })
+      .update({ ...counts, upstream_errors: JSON.stringify(counts.upstream_errors ?? {}), status: 'failed', finished_at: trx.raw('clock_timestamp()'), error });
+    // fetchStatus changed (lastAttemptAt): let API caches know too.
+    await trx.raw('select pg_notify(?, ?)', [DATA_CHANGED_CHANNEL, String(runId)]);
+  });
 }
 
 /** Coins the run should refresh metadata for: missing first, then the oldest, none fresher than maxAgeHours. */

@@ -3,3 +3,4 @@ export { migrateLatest, migrateRollbackAll, migrationConfig } from './migrations
 export { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
 export { resolveDatabase, EMBEDDED_PORT, REPO_ROOT } from './resolve.js';
 export * from './tables.js';
+export { lastFetchedAt } from './freshness.js';

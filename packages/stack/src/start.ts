@@ -6,8 +6,8 @@ import { prettyDestination, Supervisor } from './supervisor.js';
 
 /**
  * `npm start`: the whole system on one machine, each part in its own process
- * as in Kubernetes: migrations, then the fetcher on its schedule (first run at
- * start-up). With no DATABASE_URL an embedded PostgreSQL keeps its data under
+ * as in Kubernetes: migrations, then the coins and prices subgraphs, the
+ * gateway, and the fetcher on its schedule (first run at start-up). With no DATABASE_URL an embedded PostgreSQL keeps its data under
  * .data/. Ctrl-C or SIGTERM stops everything.
  */
 const GRACE_MS = 10_000;
@@ -25,6 +25,14 @@ try {
 
 const env = { ...inheritedEnvironment(), DATABASE_URL: database.url, MIGRATE_ON_START: 'false' };
 const supervisor = new Supervisor(logger);
+
+for (const [name, entry] of [
+  ['coins', 'subgraphs/coins/src/main.ts'],
+  ['prices', 'subgraphs/prices/src/main.ts'],
+  ['gateway', 'gateway/src/main.ts'],
+] as const) {
+  supervisor.service({ name, entry, env });
+}
 
 const fetchJob = new Cron(config.FETCH_SCHEDULE, { protect: true }, async () => {
   const code = await supervisor.job({ name: 'fetcher', entry: 'jobs/fetcher/src/main.ts', env });

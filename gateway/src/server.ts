@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloServer, type BaseContext } from '@apollo/server';
+import type { Logger } from '@cryptoagg/core';
+import { apolloDefaults, startService, type RunningService } from '@cryptoagg/http';
+import { Registry } from 'prom-client';
+import { SUPERGRAPH_PATH } from './compose.js';
+import type { GatewayConfig } from './config.js';
+import { sizeLimitPlugin, validationRules } from './limits.js';
+import { fetchFreshness, registerGatewayMetrics } from './metrics.js';
+
+export const SECRET_HEADER = 'x-subgraph-secret';
+
+const secretHeaders = (secret: string | undefined): Record<string, string> => (secret ? { [SECRET_HEADER]: secret } : {});
+
+async function answers(url: string, secret: string | undefined): Promise<boolean> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...secretHeaders(secret) },
+    body: JSON.stringify({ query: '{ __typename }' }),
+    signal: AbortSignal.timeout(2_000),
+  });
+  return response.ok;
+}
+
+/**
+ * The gateway: @apollo/gateway on the statically composed supergraph
+ * (gateway/supergraph.graphql, `npm run compose`), sending each subgraph the
+ * shared secret, with depth, alias and size limits checked before execution.
+ */
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningService> {
+  const registry = new Registry();
+  const pricesUrl = config.subgraphUrls.prices;
+  registerGatewayMetrics(registry, () =>
+    pricesUrl ? fetchFreshness(pricesUrl, secretHeaders(config.subgraphSecret)) : Promise.resolve(null),
+  );
+  const gateway = new ApolloGateway({
+    supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
+    buildService: ({ name, url }) =>
+      new RemoteGraphQLDataSource({
+        url: config.subgraphUrls[name] ?? url,
+        willSendRequest: ({ request }) => {
+          if (config.subgraphSecret) request.http?.headers.set(SECRET_HEADER, config.subgraphSecret);
+        },
+      }),
+    logger,
+  });
+  const service = await startService<BaseContext>(
+    {
+      name: 'gateway',
+      logger,
+      registry,
+      buildApollo: (plugins) =>
+        new ApolloServer<BaseContext>({
+          gateway,
+          ...apolloDefaults({ production: config.production, introspection: config.introspection }),
+          validationRules,
+          plugins: [...plugins, sizeLimitPlugin],
+        }),
+      context: () => Promise.resolve({}),
+      readiness: Object.fromEntries(
+        Object.entries(config.subgraphUrls).map(([name, url]) => [name, () => answers(url, config.subgraphSecret)]),
+      ),
+      extraGraphqlPaths: ['/'],
+    },
+    { port: config.port, host: config.host },
+  );
+  logger.info({ url: service.url }, 'gateway ready');
+  return service;
+}

@@ -1,0 +1,68 @@
+import { env } from '@cryptoagg/core';
+import { z } from 'zod';
+
+/** The environment both subgraphs read; each adds its own port variable (and more) to it. */
+export function subgraphEnvSchema<P extends string>(portVariable: P, defaultPort: number) {
+  return z
+    .object({
+      DATABASE_URL: env.databaseUrl.optional(),
+      REDIS_URL: env.redisUrl.optional(),
+      REDIS_KEY_PREFIX: z.string().default('cryptoagg:'),
+      CACHE_TTL_SECONDS: env.int(300, 1, 86_400),
+      HOST: z.string().default('0.0.0.0'),
+      SUBGRAPH_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+      GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
+      NODE_ENV: env.nodeEnv,
+      LOG_LEVEL: env.logLevel,
+    })
+    .extend({ [portVariable]: env.port(defaultPort) } as Record<P, ReturnType<typeof env.port>>);
+}
+
+/** Production subgraphs must only answer the gateway: the shared secret becomes mandatory. */
+export const requireSecretInProduction = {
+  check: (e: { NODE_ENV?: string | undefined; SUBGRAPH_SECRET?: string | undefined }) =>
+    e.NODE_ENV !== 'production' || e.SUBGRAPH_SECRET !== undefined,
+  params: { path: ['SUBGRAPH_SECRET'], message: 'is required when NODE_ENV=production' },
+};
+
+export interface SubgraphConfig {
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  cachePrefix: string;
+  cacheTtlSeconds: number;
+  port: number;
+  host: string;
+  subgraphSecret: string | undefined;
+  production: boolean;
+  introspection: boolean;
+  logLevel: string;
+}
+
+export function subgraphConfig(
+  name: string,
+  port: number,
+  e: {
+    DATABASE_URL?: string | undefined;
+    REDIS_URL?: string | undefined;
+    REDIS_KEY_PREFIX: string;
+    CACHE_TTL_SECONDS: number;
+    HOST: string;
+    SUBGRAPH_SECRET?: string | undefined;
+    GRAPHQL_INTROSPECTION?: 'true' | 'false' | undefined;
+    NODE_ENV?: string | undefined;
+    LOG_LEVEL: string;
+  },
+): SubgraphConfig {
+  return {
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    cachePrefix: `${e.REDIS_KEY_PREFIX}${name}:`,
+    cacheTtlSeconds: e.CACHE_TTL_SECONDS,
+    port,
+    host: e.HOST,
+    subgraphSecret: e.SUBGRAPH_SECRET,
+    production: e.NODE_ENV === 'production',
+    introspection: e.NODE_ENV !== 'production' || e.GRAPHQL_INTROSPECTION === 'true',
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ApolloServer, type BaseContext } from '@apollo/server';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { createCache, type Cache } from '@cryptoagg/cache';
+import { createLogger, type Logger } from '@cryptoagg/core';
+import { createDb, REPO_ROOT, resolveDatabase, type Knex } from '@cryptoagg/db';
+import { apolloDefaults, startService, type RunningService } from '@cryptoagg/http';
+import { parse } from 'graphql';
+import { Registry } from 'prom-client';
+import type { SubgraphConfig } from './config.js';
+import { registerFreshnessGauge } from './metrics.js';
+import { trackDataVersion, type DataVersion } from './version.js';
+
+type SubgraphModule = Extract<Extract<Parameters<typeof buildSubgraphSchema>[0], readonly unknown[]>[number], { typeDefs: unknown }>;
+type SubgraphResolvers = NonNullable<SubgraphModule['resolvers']>;
+
+export interface SubgraphServices {
+  db: Knex;
+  cache: Cache;
+  version: DataVersion;
+  logger: Logger;
+  registry: Registry;
+}
+
+export interface SubgraphDefinition<TContext extends BaseContext> {
+  name: 'coins' | 'prices';
+  config: SubgraphConfig;
+  /** the generated `Resolvers` of the subgraph */
+  resolvers: SubgraphResolvers;
+  createContext(services: SubgraphServices): TContext;
+  /** extra metrics a subgraph exports, registered once at start */
+  registerMetrics?(services: SubgraphServices): void;
+  logger?: Logger;
+}
+
+/** The SDL of a subgraph, read from schema/ (the source of truth). */
+export function subgraphSdl(name: string): string {
+  return readFileSync(path.join(REPO_ROOT, 'schema', `${name}.graphql`), 'utf8');
+}
+
+/**
+ * Wires a subgraph: Postgres (embedded when DATABASE_URL is unset), the cache
+ * (Redis or in-process), the data version that keys it, the federated schema
+ * from schema/<name>.graphql, and the HTTP layer with /healthz, /readyz and
+ * /metrics.
+ */
+export async function startSubgraph<TContext extends BaseContext>(definition: SubgraphDefinition<TContext>): Promise<RunningService> {
+  const { name, config } = definition;
+  const logger = definition.logger ?? createLogger(name, config.logLevel);
+  const database = await resolveDatabase(config.databaseUrl);
+  const db = createDb({ url: database.url, poolMax: 10, applicationName: `cryptoagg-${name}`, statementTimeoutMs: 10_000 });
+  const registry = new Registry();
+  const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: config.cachePrefix, ttlSeconds: config.cacheTtlSeconds, logger, registry });
+  const version = await trackDataVersion(db, database.url, logger);
+  const services: SubgraphServices = { db, cache, version, logger, registry };
+  registerFreshnessGauge(registry, db);
+  definition.registerMetrics?.(services);
+
+  const schema = buildSubgraphSchema([{ typeDefs: parse(subgraphSdl(name)), resolvers: definition.resolvers }]);
+  const service = await startService<TContext>(
+    {
+      name,
+      logger,
+      registry,
+      buildApollo: (plugins) =>
+        new ApolloServer<TContext>({
+          schema,
+          ...apolloDefaults({ production: config.production, introspection: config.introspection }),
+          plugins,
+        }),
+      context: () => Promise.resolve(definition.createContext(services)),
+      readiness: {
+        postgres: async () => {
+          await db.raw('select 1');
+        },
+        ...(config.redisUrl ? { redis: () => cache.ping() } : {}),
+      },
+      subgraphSecret: config.subgraphSecret,
+      onClose: async () => {
+        await version.close();
+        await cache.close();
+        await db.destroy();
+        await database.stop();
+      },
+    },
+    { port: config.port, host: config.host },
+  );
+  logger.info({ url: service.url }, `${name} subgraph ready`);
+  return service;
+}

@@ -1,0 +1,51 @@
+import type { Cache } from '@cryptoagg/cache';
+import type { Knex } from '@cryptoagg/db';
+import type { DataVersion } from '@cryptoagg/graphql';
+import DataLoader from 'dataloader';
+import { latestQuotes } from './data.js';
+import type { QuoteModel } from './models.js';
+
+export interface Services {
+  db: Knex;
+  cache: Cache;
+  version: DataVersion;
+}
+
+export interface Context {
+  services: Services;
+  currencies: readonly string[];
+  /** every cache key of this request starts with it: a finished fetcher run changes it */
+  keyPrefix: string;
+  /** latest quote by `${currency}:${coinId}` */
+  quote: DataLoader<string, QuoteModel | null>;
+}
+
+export const quoteKey = (currency: string, coinId: string) => `${currency}:${coinId}`;
+
+/**
+ * One per request. The quote loader turns the N `quote` fields of a page into
+ * one cache MGET per currency and at most one SQL query for what it missed.
+ */
+export function createContext(services: Services, currencies: readonly string[]): Context {
+  const keyPrefix = `v${services.version.current()}:`;
+  const quote = new DataLoader<string, QuoteModel | null>(async (keys) => {
+    const byCurrency = new Map<string, string[]>();
+    for (const key of keys) {
+      const [currency = '', ...id] = key.split(':');
+      byCurrency.set(currency, [...(byCurrency.get(currency) ?? []), id.join(':')]);
+    }
+    const found = new Map<string, QuoteModel | null>();
+    await Promise.all(
+      [...byCurrency].map(async ([currency, ids]) => {
+        const cacheKeys = ids.map((id) => `${keyPrefix}quote:${quoteKey(currency, id)}`);
+        const values = await services.cache.getMany<QuoteModel>(cacheKeys, async (missing) => {
+          const rows = await latestQuotes(services.db, currency, missing.map((k) => k.slice(`${keyPrefix}quote:${currency}:`.length)));
+          return new Map(rows.map((row) => [`${keyPrefix}quote:${quoteKey(currency, row.coin_id)}`, row]));
+        });
+        ids.forEach((id, i) => found.set(quoteKey(currency, id), values[i] ?? null));
+      }),
+    );
+    return keys.map((key) => found.get(key) ?? null);
+  });
+  return { services, currencies, keyPrefix, quote };
+}

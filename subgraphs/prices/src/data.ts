@@ -1,0 +1,76 @@
+import type { Knex } from '@cryptoagg/db';
+import { afterPosition, type Position } from '@cryptoagg/graphql';
+import type { FetchStatusModel, HistoryPointModel, Interval, MarketPage, MarketRow, QuoteModel } from './models.js';
+
+/** The SQL of the prices subgraph: reads of quotes, snapshots and fetch runs, behind small named functions. */
+
+/** A page of the coins that have a latest quote in `currency`, in (rank nulls last, id) order, with that quote. */
+export async function marketsPage(db: Knex, currency: string, first: number, after: Position | undefined): Promise<MarketPage> {
+  const listed = () => db('latest_quotes as q').join('coins as c', 'c.id', 'q.coin_id').where('q.currency', currency);
+  const page = listed().select('q.*', 'c.market_cap_rank');
+  if (after) void page.whereRaw(...afterPosition(after, 'c.market_cap_rank', 'c.id'));
+  const [rows, total] = await Promise.all([
+    page.orderByRaw('c.market_cap_rank asc nulls last, c.id asc').limit(first + 1) as Promise<MarketRow[]>,
+    listed().count<{ count: number }[]>('* as count'),
+  ]);
+  return { totalCount: Number(total[0]?.count ?? 0), hasNextPage: rows.length > first, rows: rows.slice(0, first) };
+}
+
+export async function latestQuotes(db: Knex, currency: string, coinIds: readonly string[]): Promise<QuoteModel[]> {
+  return db('latest_quotes').select<QuoteModel[]>('*').where('currency', currency).whereIn('coin_id', [...coinIds]);
+}
+
+const BUCKET: Record<Exclude<Interval, 'RAW'>, string> = { HOUR: '1 hour', DAY: '1 day' };
+// date_bin from a UTC midnight makes hour and day buckets UTC buckets.
+const ORIGIN = `timestamptz '2000-01-01 00:00:00+00'`;
+
+/**
+ * History points of one coin in one currency with from <= time <= to, at most
+ * `limit` of them. RAW: every snapshot, timed by its last_updated. HOUR / DAY:
+ * one point per UTC bucket that has data, the bucket's last snapshot, timed at
+ * the bucket's start; a bucket counts when its start lies in [from, to].
+ */
+export async function historyPoints(
+  db: Knex,
+  query: { coinId: string; currency: string; from: Date; to: Date; interval: Interval },
+  limit: number,
+): Promise<HistoryPointModel[]> {
+  const { coinId, currency, from, to, interval } = query;
+  if (interval === 'RAW') {
+    return db('quote_snapshots')
+      .select<HistoryPointModel[]>('last_updated as time', 'price', 'market_cap', 'total_volume')
+      .where({ coin_id: coinId, currency })
+      .whereBetween('last_updated', [from, to])
+      .orderBy('last_updated')
+      .limit(limit);
+  }
+  const bucket = BUCKET[interval];
+  const { rows } = await db.raw<{ rows: HistoryPointModel[] }>(
+    `select time, price, market_cap, total_volume from (
+       select distinct on (bucket) bucket as time, price, market_cap, total_volume
+         from (select date_bin(?::interval, last_updated, ${ORIGIN}) as bucket, last_updated, price, market_cap, total_volume
+                 from quote_snapshots
+                where coin_id = ? and currency = ?
+                  and last_updated >= date_bin(?::interval, ?::timestamptz, ${ORIGIN})
+                  and last_updated < date_bin(?::interval, ?::timestamptz, ${ORIGIN}) + ?::interval) snapshots
+        order by bucket, last_updated desc) buckets
+      where time between ? and ?
+      order by time
+      limit ?`,
+    [bucket, coinId, currency, bucket, from, bucket, to, bucket, from, to, limit],
+  );
+  return rows;
+}
+
+export async function fetchStatus(db: Knex): Promise<FetchStatusModel> {
+  const { rows } = await db.raw<{ rows: FetchStatusModel[] }>(
+    `select (select max(finished_at) from fetch_runs where status = 'succeeded') as last_success_at,
+            (select max(started_at) from fetch_runs) as last_attempt_at,
+            coalesce((select coins_updated from fetch_runs where status = 'succeeded'
+                       order by finished_at desc limit 1), 0) as coins_updated,
+            (select max(fetched_at) from latest_quotes) as last_fetched_at`,
+  );
+  const [status] = rows;
+  if (!status) throw new Error('fetch status query returned no row');
+  return status;
+}

@@ -1,0 +1,8 @@
+import { createLogger } from '@cryptoagg/core';
+import { stopOnSignals } from '@cryptoagg/http';
+import { loadPricesConfig } from './config.js';
+import { startPricesSubgraph } from './server.js';
+
+const config = loadPricesConfig();
+const logger = createLogger('prices', config.logLevel);
+stopOnSignals(await startPricesSubgraph(config, logger), logger);

@@ -1,0 +1,33 @@
+import { badInput, parseDateTime, quoteCurrency } from '@cryptoagg/graphql';
+import type { CoinResolvers } from '../__generated__/resolvers-types.js';
+import { quoteKey } from '../context.js';
+import { historyPoints } from '../data.js';
+import type { HistoryPointModel } from '../models.js';
+
+export const MAX_HISTORY_POINTS = 10_000;
+
+export const Coin: CoinResolvers = {
+  // Any id is a valid reference: quote and history answer null / [] for coins without data.
+  __resolveReference: ({ id }) => ({ id }),
+
+  quote: ({ id }, { currency }, context) => context.quote.load(quoteKey(quoteCurrency(currency, context.currencies), id)),
+
+  history: async ({ id }, args, context) => {
+    const currency = quoteCurrency(args.currency, context.currencies);
+    const from = parseDateTime('from', args.from);
+    const to = parseDateTime('to', args.to);
+    if (from > to) throw badInput('from', `must not be after to (from ${from.toISOString()}, to ${to.toISOString()})`);
+    const interval = args.interval ?? 'RAW';
+    const key = `${context.keyPrefix}history:${JSON.stringify([id, currency, from.toISOString(), to.toISOString(), interval])}`;
+    const points = await context.services.cache.get<HistoryPointModel[]>(key, () =>
+      historyPoints(context.services.db, { coinId: id, currency, from, to, interval }, MAX_HISTORY_POINTS + 1),
+    );
+    if (points.length > MAX_HISTORY_POINTS) {
+      throw badInput(
+        'interval',
+        `the answer would hold more than ${MAX_HISTORY_POINTS.toLocaleString('en')} points; use a coarser interval (${interval === 'DAY' ? 'or a shorter range' : interval === 'HOUR' ? 'DAY' : 'HOUR or DAY'}) or a shorter range`,
+      );
+    }
+    return points;
+  },
+};

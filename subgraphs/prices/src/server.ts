@@ -1,0 +1,14 @@
+import type { Logger } from '@cryptoagg/core';
+import { startSubgraph } from '@cryptoagg/graphql';
+import type { PricesConfig } from './config.js';
+import { createContext } from './context.js';
+import { resolvers } from './resolvers/index.js';
+
+export const startPricesSubgraph = (config: PricesConfig, logger?: Logger) =>
+  startSubgraph({
+    name: 'prices',
+    config,
+    resolvers,
+    createContext: (services) => createContext(services, config.currencies),
+    ...(logger ? { logger } : {}),
+  });
