@@ -21,7 +21,10 @@ export const gatewayConfigSchema = z
   .transform((e) => ({
     port: e.GATEWAY_PORT,
     host: e.HOST,
-    subgraphUrls: { coins: e.COINS_URL, prices: e.PRICES_URL },
+    subgraphUrls: new Map([
+      ['coins', e.COINS_URL],
+      ['prices', e.PRICES_URL],
+    ]),
     subgraphSecret: e.SUBGRAPH_SECRET,
     production: e.NODE_ENV === 'production',
     introspection: e.NODE_ENV !== 'production' || e.GRAPHQL_INTROSPECTION === 'true',

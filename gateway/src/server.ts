@@ -30,7 +30,7 @@ async function answers(url: string, secret: string | undefined): Promise<boolean
  */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningService> {
   const registry = new Registry();
-  const pricesUrl = config.subgraphUrls.prices;
+  const pricesUrl = config.subgraphUrls.get('prices');
   registerGatewayMetrics(registry, () =>
     pricesUrl ? fetchFreshness(pricesUrl, secretHeaders(config.subgraphSecret)) : Promise.resolve(null),
   );
@@ -38,7 +38,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
     buildService: ({ name, url }) =>
       new RemoteGraphQLDataSource({
-        url: config.subgraphUrls[name] ?? url,
+        url: config.subgraphUrls.get(name) ?? url,
         willSendRequest: ({ request }) => {
           if (config.subgraphSecret) request.http?.headers.set(SECRET_HEADER, config.subgraphSecret);
         },
@@ -59,7 +59,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         }),
       context: () => Promise.resolve({}),
       readiness: Object.fromEntries(
-        Object.entries(config.subgraphUrls).map(([name, url]) => [name, () => answers(url, config.subgraphSecret)]),
+        [...config.subgraphUrls].map(([name, url]) => [name, () => answers(url, config.subgraphSecret)]),
       ),
       extraGraphqlPaths: ['/'],
     },
