@@ -28,5 +28,5 @@ export function createLogger(service: string, level: string, destination?: Desti
 
 /** Replaces the password of any URL inside a message, for errors that quote a connection string. */
 export function redactUrls(message: string): string {
-  return message.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s]+:)([^@\s]+)@/gi, '$1[redacted]@');
+  return message.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s]*:)([^@\s]+)@/gi, '$1[redacted]@');
 }

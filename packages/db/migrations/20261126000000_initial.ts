@@ -15,6 +15,9 @@ import type { Knex } from 'knex';
  * numbers bit for bit (see packages/db/test/roundtrip.test.ts). numeric would
  * cost more space and a string conversion on every read for no gain in fidelity.
  *
+ * Coin ids compare byte-wise (collate "C"): the API orders ties by id, and
+ * that order must not depend on the server's locale.
+ *
  * quote_snapshots has no foreign key to coins: coins are upserted in the same
  * transaction first, and a per-row FK check would slow bulk ingest for nothing.
  */
@@ -31,7 +34,7 @@ const QUOTE_COLUMNS = `
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     create table coins (
-      id text primary key,
+      id text collate "C" primary key,
       symbol text not null,
       name text not null,
       image text,
@@ -48,7 +51,7 @@ export async function up(knex: Knex): Promise<void> {
     create index coins_metadata_refreshed_idx on coins (metadata_refreshed_at asc nulls first, id);
 
     create table latest_quotes (
-      coin_id text not null references coins (id) on delete cascade,
+      coin_id text collate "C" not null references coins (id) on delete cascade,
       currency text not null,
       last_updated timestamptz not null,
       fetched_at timestamptz not null,
@@ -58,7 +61,7 @@ export async function up(knex: Knex): Promise<void> {
     create index latest_quotes_currency_idx on latest_quotes (currency, coin_id);
 
     create table quote_snapshots (
-      coin_id text not null,
+      coin_id text collate "C" not null,
       currency text not null,
       last_updated timestamptz not null,
       fetched_at timestamptz not null,

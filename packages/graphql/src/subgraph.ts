@@ -9,7 +9,7 @@ import { apolloDefaults, startService, type RunningService } from '@cryptoagg/ht
 import { parse } from 'graphql';
 import { Registry } from 'prom-client';
 import type { SubgraphConfig } from './config.js';
-import { registerFreshnessGauge } from './metrics.js';
+import { instrumentDb, registerFreshnessGauge } from './metrics.js';
 import { trackDataVersion, type DataVersion } from './version.js';
 
 type SubgraphModule = Extract<Extract<Parameters<typeof buildSubgraphSchema>[0], readonly unknown[]>[number], { typeDefs: unknown }>;
@@ -52,9 +52,12 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
   const db = createDb({ url: database.url, poolMax: 10, applicationName: `cryptoagg-${name}`, statementTimeoutMs: 10_000 });
   const registry = new Registry();
   const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: config.cachePrefix, ttlSeconds: config.cacheTtlSeconds, logger, registry });
-  const version = await trackDataVersion(db, database.url, logger);
+  // Background reads (version poll, freshness gauge) get a pool of their own, so the query metrics count only what requests cost.
+  const backgroundDb = createDb({ url: database.url, poolMax: 1, applicationName: `cryptoagg-${name}-background` });
+  const version = await trackDataVersion(backgroundDb, database.url, logger);
+  instrumentDb(registry, db);
   const services: SubgraphServices = { db, cache, version, logger, registry };
-  registerFreshnessGauge(registry, db);
+  registerFreshnessGauge(registry, backgroundDb);
   definition.registerMetrics?.(services);
 
   const schema = buildSubgraphSchema([{ typeDefs: parse(subgraphSdl(name)), resolvers: definition.resolvers }]);
@@ -80,7 +83,7 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
       onClose: async () => {
         await version.close();
         await cache.close();
-        await db.destroy();
+        await Promise.all([db.destroy(), backgroundDb.destroy()]);
         await database.stop();
       },
     },

@@ -1,0 +1,2 @@
+export { apolloDefaults, type ApolloDefaults } from './apollo.js';
+export { startService, stopOnSignals, type RunningService, type ServiceOptions } from './service.js';

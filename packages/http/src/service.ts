@@ -1,0 +1,209 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ApolloServer, ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import { redactUrls, type Logger } from '@cryptoagg/core';
+import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { isUnexpectedError } from './apollo.js';
+import { readiness } from './readiness.js';
+
+export interface ServiceOptions<TContext extends BaseContext> {
+  name: string;
+  logger: Logger;
+  /** the process's registry; default process metrics are added to it once */
+  registry: Registry;
+  /** builds the ApolloServer; must include the given plugins (drain, disabled reporting, error log) */
+  buildApollo(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
+  context(args: { req: express.Request }): Promise<TContext>;
+  /** dependency checks for /readyz: a check is down when it rejects, resolves false or takes over 2 s */
+  readiness: Record<string, () => Promise<boolean | void>>;
+  /** when set, GraphQL requests must carry it in `x-subgraph-secret` */
+  subgraphSecret?: string | undefined;
+  /** extra paths that also serve GraphQL, e.g. ['/'] for the gateway */
+  extraGraphqlPaths?: string[];
+  /** called after the HTTP server has drained, to close pools */
+  onClose?: () => Promise<void>;
+  /** how long in-flight requests get to finish on stop(); default 10 s */
+  drainMs?: number;
+}
+
+export interface RunningService {
+  /** origin without a path, e.g. http://127.0.0.1:4001 */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  server: http.Server;
+}
+
+const BODY_LIMIT = '1mb';
+
+function sendError(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+}
+
+/** Hashing first gives equal lengths, which timingSafeEqual needs, without leaking the secret's length. */
+function secretMatches(given: string | undefined, secret: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return given !== undefined && timingSafeEqual(digest(given), digest(secret));
+}
+
+/** The stack (which starts with the message) with passwords in URLs replaced, for error logs. */
+function describeError(error: unknown): string {
+  return redactUrls(error instanceof Error ? (error.stack ?? error.message) : String(error));
+}
+
+function errorCode(error: unknown): unknown {
+  return error instanceof Error && 'extensions' in error && typeof error.extensions === 'object' && error.extensions !== null && 'code' in error.extensions
+    ? error.extensions.code
+    : undefined;
+}
+
+function errorLog<TContext extends BaseContext>(logger: Logger): ApolloServerPlugin<TContext> {
+  return {
+    requestDidStart: () =>
+      Promise.resolve({
+        didEncounterErrors: ({ errors }) => {
+          for (const error of errors.filter((e) => isUnexpectedError(e.extensions.code))) {
+            logger.error({ error: describeError(unwrapResolverError(error)), path: error.path }, 'unexpected error while executing an operation');
+          }
+          return Promise.resolve();
+        },
+      }),
+  };
+}
+
+/** body-parser's errors are http-errors objects: a status, a type and a message meant for the client. */
+function clientError(error: unknown): { status: number; type: string; message: string } | undefined {
+  if (!(error instanceof Error) || !('status' in error) || !('expose' in error) || error.expose !== true) return undefined;
+  const status = typeof error.status === 'number' ? error.status : 500;
+  const type = 'type' in error && typeof error.type === 'string' ? error.type : '';
+  return status >= 400 && status < 500 ? { status, type, message: error.message } : undefined;
+}
+
+export async function startService<TContext extends BaseContext>(
+  options: ServiceOptions<TContext>,
+  listen: { port: number; host?: string },
+): Promise<RunningService> {
+  const { logger, registry } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  const server = http.createServer(app);
+  // Slow or idle clients must not hold sockets (and a drain) open indefinitely.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+
+  if (!registry.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics({ register: registry });
+
+  const apollo = options.buildApollo([
+    ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: options.drainMs ?? 10_000 }),
+    ApolloServerPluginInlineTraceDisabled(),
+    ApolloServerPluginUsageReportingDisabled(),
+    errorLog<TContext>(logger),
+  ]);
+  await apollo.start();
+
+  const ready = readiness(options.readiness, logger);
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const report = await ready();
+    res.status(report.ready ? 200 : 503).json(report.body);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  const { subgraphSecret } = options;
+  const requireSecret: RequestHandler = (req, res, next) => {
+    if (subgraphSecret === undefined || secretMatches(req.get('x-subgraph-secret'), subgraphSecret)) return next();
+    sendError(res, 401, 'UNAUTHENTICATED', 'Missing or wrong x-subgraph-secret header');
+  };
+  const rejectBatches: RequestHandler = (req, res, next) => {
+    if (!Array.isArray(req.body)) return next();
+    sendError(res, 400, 'BAD_REQUEST', 'Batched requests (a JSON array body) are not supported: send one operation per request');
+  };
+  app.all(
+    ['/graphql', ...(options.extraGraphqlPaths ?? [])],
+    requireSecret,
+    express.json({ limit: BODY_LIMIT }),
+    rejectBatches,
+    expressMiddleware(apollo, {
+      // Apollo answers a failing context with a 500 but neither logs it nor passes it to plugins.
+      context: async ({ req }) => {
+        try {
+          return await options.context({ req });
+        } catch (error) {
+          if (isUnexpectedError(errorCode(error))) logger.error({ error: describeError(error) }, 'building the request context failed');
+          throw error;
+        }
+      },
+    }),
+  );
+
+  app.use((_req, res) => sendError(res, 404, 'NOT_FOUND', 'Not found'));
+  const onError: ErrorRequestHandler = (error: unknown, req, res, next) => {
+    if (res.headersSent) return next(error);
+    const client = clientError(error);
+    if (client?.type === 'entity.too.large') return sendError(res, 413, 'PAYLOAD_TOO_LARGE', 'Request body larger than 1 MB');
+    if (client?.type === 'entity.parse.failed') return sendError(res, 400, 'BAD_REQUEST', `Malformed JSON body: ${client.message}`);
+    if (client) return sendError(res, client.status, 'BAD_REQUEST', client.message);
+    logger.error({ error: describeError(error), method: req.method, path: req.path }, 'request failed');
+    sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+  };
+  app.use(onError);
+
+  const host = listen.host ?? '0.0.0.0';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await apollo.stop();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    // apollo.stop() runs the drain plugin first: close the listener, wait for in-flight requests.
+    stopping ??= apollo.stop().then(() => options.onClose?.());
+    return stopping;
+  };
+  logger.info({ port }, `${options.name} listening`);
+  return { url: `http://${urlHost}:${port}`, port, stop, server };
+}
+
+let signalsInstalled = false;
+
+/** SIGTERM/SIGINT: stop once, exit 0 (1 if stopping failed). Repeated signals, e.g. Ctrl-C reaching a child twice, are ignored. */
+export function stopOnSignals(service: RunningService, logger: Logger): void {
+  if (signalsInstalled) return;
+  signalsInstalled = true;
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ error: describeError(error) }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
