@@ -7,6 +7,7 @@ import {
   type DocumentNode,
   type FragmentDefinitionNode,
   type SelectionSetNode,
+  type ValidationContext,
   type ValidationRule,
   type ValueNode,
 } from 'graphql';
@@ -18,9 +19,15 @@ export const MAX_ITEMS = 100_000;
 const FIXED_LIST_SIZE: Record<string, number> = { history: 10_000 };
 const DEFAULT_FIRST = 100;
 
+/** graphql-armor throws by default (a 500 in Apollo Server); reported instead, it is a validation error (400). */
+const report = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')))],
+};
+
 export const validationRules: ValidationRule[] = [
-  maxDepthRule({ n: MAX_DEPTH, flattenFragments: true }),
-  maxAliasesRule({ n: MAX_ALIASES }),
+  maxDepthRule({ n: MAX_DEPTH, flattenFragments: true, ...report }),
+  maxAliasesRule({ n: MAX_ALIASES, ...report }),
 ];
 
 function argumentValue(node: ValueNode | undefined, variables: Record<string, unknown>): unknown {
