@@ -10,7 +10,8 @@ const schemaFile = (name: string) => readFileSync(path.join(REPO_ROOT, 'schema',
 
 describe('schema-first artefacts are up to date with schema/', () => {
   it('the generated resolver types match a fresh `npm run codegen`', async () => {
-    const outputs = await generate({ ...config, cwd: REPO_ROOT, silent: true }, false);
+    // generate() is typed to return `any` besides FileOutput[]; with saveToFile=false it returns the outputs.
+    const outputs = (await generate({ ...config, cwd: REPO_ROOT, silent: true }, false)) as { filename: string; content: string }[];
     expect(outputs.map((o) => path.relative(REPO_ROOT, path.resolve(REPO_ROOT, o.filename))).sort()).toEqual([
       'subgraphs/coins/src/__generated__/resolvers-types.ts',
       'subgraphs/prices/src/__generated__/resolvers-types.ts',
