@@ -4,6 +4,8 @@ import { z } from 'zod';
 const schema = z.object({
   DATABASE_URL: env.databaseUrl.optional(),
   FETCH_SCHEDULE: z.string().default('*/5 * * * *'),
+  COINS_PORT: env.port(4001),
+  PRICES_PORT: env.port(4002),
   LOG_LEVEL: env.logLevel,
 });
 

@@ -23,7 +23,14 @@ try {
   await migrator.destroy();
 }
 
-const env = { ...inheritedEnvironment(), DATABASE_URL: database.url, MIGRATE_ON_START: 'false' };
+const env = {
+  // The gateway finds the subgraphs on this machine unless told otherwise.
+  COINS_URL: `http://127.0.0.1:${config.COINS_PORT}/graphql`,
+  PRICES_URL: `http://127.0.0.1:${config.PRICES_PORT}/graphql`,
+  ...inheritedEnvironment(),
+  DATABASE_URL: database.url,
+  MIGRATE_ON_START: 'false',
+};
 const supervisor = new Supervisor(logger);
 
 for (const [name, entry] of [
