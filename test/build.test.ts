@@ -1,0 +1,107 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from '@cryptoagg/db';
+import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
+import { createTestDatabase, freePort, type TestDatabase } from '@cryptoagg/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** Runs a built bundle with plain node, as the image does (no tsx, no TypeScript). */
+function runBundle(name: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', `${name}.js`)], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, ...env },
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+let fake: FakeCoinGecko;
+let t: TestDatabase;
+beforeAll(async () => {
+  [fake, t] = await Promise.all([startFakeCoinGecko({ coins: 10 }), createTestDatabase('build', { migrate: false })]);
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'packages/stack/src/build.ts')], { cwd: REPO_ROOT });
+});
+afterAll(async () => {
+  await Promise.all([fake.close(), t.destroy()]);
+});
+
+describe('the compiled bundles the images run', () => {
+  it('migrate and fetcher run to completion with plain node', async () => {
+    const migrate = await runBundle('migrate', { DATABASE_URL: t.url });
+    expect(migrate.code, migrate.output).toBe(0);
+    const fetch = await runBundle('fetcher', {
+      DATABASE_URL: t.url,
+      COINGECKO_BASE_URL: fake.url,
+      FETCH_MAX_COINS: '10',
+      MIGRATE_ON_START: 'false',
+      FETCH_METADATA_PER_RUN: '0',
+    });
+    expect(fetch.code, fetch.output).toBe(0);
+    expect(fetch.output).toContain('fetch run succeeded');
+    expect(await t.db('latest_quotes').count<{ count: number }[]>('* as count')).toEqual([{ count: 30 }]);
+  });
+
+  it('the gateway and both subgraphs serve from their bundles and stop cleanly on SIGTERM', async () => {
+    const [coinsPort, pricesPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const base = { DATABASE_URL: t.url, HOST: '127.0.0.1', NODE_ENV: 'production', SUBGRAPH_SECRET: 'bundle-test-secret-1234' };
+    const processes = [
+      spawn(process.execPath, ['dist/coins.js'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...base, COINS_PORT: String(coinsPort) } }),
+      spawn(process.execPath, ['dist/prices.js'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...base, PRICES_PORT: String(pricesPort) } }),
+      spawn(process.execPath, ['dist/gateway.js'], {
+        cwd: REPO_ROOT,
+        env: {
+          PATH: process.env.PATH,
+          ...base,
+          GATEWAY_PORT: String(gatewayPort),
+          COINS_URL: `http://127.0.0.1:${coinsPort}/graphql`,
+          PRICES_URL: `http://127.0.0.1:${pricesPort}/graphql`,
+        },
+      }),
+    ];
+    const exits = processes.map((p) => new Promise<number | null>((resolve) => p.on('exit', resolve)));
+    try {
+      const ask = async () => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${gatewayPort}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ query: '{ coin(id: "bitcoin") { name quote { currency } } }' }),
+          });
+          return (await res.json()) as unknown;
+        } catch {
+          return undefined;
+        }
+      };
+      await expect.poll(ask, { timeout: 20_000, interval: 200 }).toEqual({ data: { coin: { name: 'Bitcoin', quote: { currency: 'usd' } } } });
+    } finally {
+      for (const p of processes) p.kill('SIGTERM');
+    }
+    expect(await Promise.all(exits)).toEqual([0, 0, 0]);
+  });
+});
+
+describe('the Dockerfile', () => {
+  const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
+  const stages = [...dockerfile.matchAll(/^FROM (\S+) AS (\S+)$/gm)].map((m) => [m[1], m[2]]);
+
+  it('has a target per service on a pinned node:24 slim base, running compiled JS as a non-root user', () => {
+    expect(stages.map(([, name]) => name)).toEqual(['build', 'runtime', 'gateway', 'coins', 'prices', 'fetcher', 'migrate']);
+    for (const [base, name] of stages) if (name === 'build' || name === 'runtime') expect(base).toMatch(/^node:24\.\d+\.\d+-slim$/);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    expect(dockerfile).toMatch(/^USER 10001:10001$/m);
+    const commands = [...dockerfile.matchAll(/^CMD (.+)$/gm)].map((m) => JSON.parse(m[1]!) as string[]);
+    expect(commands.map((c) => c.at(-1))).toEqual(['dist/gateway.js', 'dist/coins.js', 'dist/prices.js', 'dist/fetcher.js', 'dist/migrate.js']);
+    for (const command of commands) expect(command[0]).toBe('node');
+    expect(dockerfile).not.toMatch(/\btsx\b/);
+  });
+
+  it('keeps local state and dependencies out of the build context', () => {
+    const ignored = readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const entry of ['.git', '**/node_modules', '.data', 'dist']) expect(ignored).toContain(entry);
+  });
+});
