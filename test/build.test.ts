@@ -72,7 +72,7 @@ describe('the compiled bundles the images run', () => {
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ query: '{ coin(id: "bitcoin") { name quote { currency } } }' }),
           });
-          return (await res.json()) as unknown;
+          return (await res.json());
         } catch {
           return undefined;
         }
