@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import type { Logger } from '@cryptoagg/core';
 import { apolloDefaults, startService, type RunningService } from '@cryptoagg/http';
 import { Registry } from 'prom-client';
 import { SUPERGRAPH_PATH } from './compose.js';
 import type { GatewayConfig } from './config.js';
+import { SubgraphDataSource, subgraphDuration } from './datasource.js';
 import { sizeLimitPlugin, validationRules } from './limits.js';
 import { fetchFreshness, registerGatewayMetrics } from './metrics.js';
 
@@ -30,6 +31,7 @@ async function answers(url: string, secret: string | undefined): Promise<boolean
  */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningService> {
   const registry = new Registry();
+  const fetchDuration = subgraphDuration(registry);
   const pricesUrl = config.subgraphUrls.get('prices');
   registerGatewayMetrics(registry, () =>
     pricesUrl ? fetchFreshness(pricesUrl, secretHeaders(config.subgraphSecret)) : Promise.resolve(null),
@@ -37,12 +39,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
     buildService: ({ name, url }) =>
-      new RemoteGraphQLDataSource({
-        url: config.subgraphUrls.get(name) ?? url,
-        willSendRequest: ({ request }) => {
-          if (config.subgraphSecret) request.http?.headers.set(SECRET_HEADER, config.subgraphSecret);
-        },
-      }),
+      new SubgraphDataSource(
+        { name, url: config.subgraphUrls.get(name) ?? url ?? '', secretHeader: SECRET_HEADER, secret: config.subgraphSecret },
+        fetchDuration,
+      ),
     logger,
   });
   const service = await startService<BaseContext>(

@@ -4,5 +4,5 @@ export { MAX_PAGE_SIZE, pageSize, parseDateTime, quoteCurrency } from './args.js
 export { afterPosition, decodeCursor, encodeCursor, type Position } from './cursor.js';
 export { trackDataVersion, type DataVersion } from './version.js';
 export { requireSecretInProduction, subgraphConfig, subgraphEnvSchema, type SubgraphConfig } from './config.js';
-export { instrumentDb, registerFreshnessGauge } from './metrics.js';
+export { batchSizeHistogram, instrumentDb, registerFreshnessGauge } from './metrics.js';
 export { startSubgraph, subgraphSdl, type SubgraphDefinition, type SubgraphServices } from './subgraph.js';

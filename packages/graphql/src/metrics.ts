@@ -35,3 +35,18 @@ export function instrumentDb(registry: Registry, db: Knex): void {
   db.on('query-response', (_response: unknown, query: { __knexQueryUid: string }) => finish(query.__knexQueryUid, 'ok'));
   db.on('query-error', (_error: unknown, query: { __knexQueryUid: string }) => finish(query.__knexQueryUid, 'error'));
 }
+
+/** cryptoagg_dataloader_batch_size{loader}: how many keys each DataLoader batch carried (N entities, one query). */
+export function batchSizeHistogram(registry: Registry): Histogram<'loader'> {
+  const existing = registry.getSingleMetric('cryptoagg_dataloader_batch_size') as Histogram<'loader'> | undefined;
+  return (
+    existing ??
+    new Histogram({
+      name: 'cryptoagg_dataloader_batch_size',
+      help: 'Keys per DataLoader batch, by loader.',
+      labelNames: ['loader'],
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250],
+      registers: [registry],
+    })
+  );
+}

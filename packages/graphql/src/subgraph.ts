@@ -17,6 +17,8 @@ type SubgraphResolvers = NonNullable<SubgraphModule['resolvers']>;
 
 export interface SubgraphServices {
   db: Knex;
+  /** a one-connection pool for background reads (version poll, metrics), kept out of the request metrics */
+  backgroundDb: Knex;
   cache: Cache;
   version: DataVersion;
   logger: Logger;
@@ -56,7 +58,7 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
   const backgroundDb = createDb({ url: database.url, poolMax: 1, applicationName: `cryptoagg-${name}-background` });
   const version = await trackDataVersion(backgroundDb, database.url, logger);
   instrumentDb(registry, db);
-  const services: SubgraphServices = { db, cache, version, logger, registry };
+  const services: SubgraphServices = { db, backgroundDb, cache, version, logger, registry };
   registerFreshnessGauge(registry, backgroundDb);
   definition.registerMetrics?.(services);
 

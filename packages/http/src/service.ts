@@ -10,6 +10,7 @@ import { redactUrls, type Logger } from '@cryptoagg/core';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { isUnexpectedError } from './apollo.js';
+import { requestMetrics } from './metrics.js';
 import { readiness } from './readiness.js';
 
 export interface ServiceOptions<TContext extends BaseContext> {
@@ -105,6 +106,7 @@ export async function startService<TContext extends BaseContext>(
     ApolloServerPluginInlineTraceDisabled(),
     ApolloServerPluginUsageReportingDisabled(),
     errorLog<TContext>(logger),
+    requestMetrics<TContext>(registry),
   ]);
   await apollo.start();
 

@@ -1,6 +1,7 @@
 import type { Cache } from '@cryptoagg/cache';
 import type { Knex } from '@cryptoagg/db';
-import type { DataVersion } from '@cryptoagg/graphql';
+import { batchSizeHistogram, type DataVersion } from '@cryptoagg/graphql';
+import type { Registry } from 'prom-client';
 import DataLoader from 'dataloader';
 import { coinsByIds } from './data.js';
 import type { CoinModel } from './models.js';
@@ -9,6 +10,7 @@ export interface Services {
   db: Knex;
   cache: Cache;
   version: DataVersion;
+  registry: Registry;
 }
 
 export interface Context {
@@ -25,14 +27,16 @@ export interface Context {
  */
 export function createContext(services: Services): Context {
   const keyPrefix = `v${services.version.current()}:`;
-  const coinById = new DataLoader<string, CoinModel | null>((ids) =>
-    services.cache.getMany<CoinModel>(
+  const batchSizes = batchSizeHistogram(services.registry);
+  const coinById = new DataLoader<string, CoinModel | null>((ids) => {
+    batchSizes.observe({ loader: 'coin' }, ids.length);
+    return services.cache.getMany<CoinModel>(
       ids.map((id) => `${keyPrefix}coin:${id}`),
       async (missing) => {
         const rows = await coinsByIds(services.db, missing.map((key) => key.slice(`${keyPrefix}coin:`.length)));
         return new Map(rows.map((row) => [`${keyPrefix}coin:${row.id}`, row]));
       },
-    ),
-  );
+    );
+  });
   return { services, keyPrefix, coinById };
 }

@@ -1,6 +1,7 @@
 import type { Cache } from '@cryptoagg/cache';
 import type { Knex } from '@cryptoagg/db';
-import type { DataVersion } from '@cryptoagg/graphql';
+import { batchSizeHistogram, type DataVersion } from '@cryptoagg/graphql';
+import type { Registry } from 'prom-client';
 import DataLoader from 'dataloader';
 import { latestQuotes } from './data.js';
 import type { QuoteModel } from './models.js';
@@ -9,6 +10,7 @@ export interface Services {
   db: Knex;
   cache: Cache;
   version: DataVersion;
+  registry: Registry;
 }
 
 export interface Context {
@@ -28,7 +30,9 @@ export const quoteKey = (currency: string, coinId: string) => `${currency}:${coi
  */
 export function createContext(services: Services, currencies: readonly string[]): Context {
   const keyPrefix = `v${services.version.current()}:`;
+  const batchSizes = batchSizeHistogram(services.registry);
   const quote = new DataLoader<string, QuoteModel | null>(async (keys) => {
+    batchSizes.observe({ loader: 'quote' }, keys.length);
     const byCurrency = new Map<string, string[]>();
     for (const key of keys) {
       const [currency = '', ...id] = key.split(':');

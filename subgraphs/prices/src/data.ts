@@ -74,3 +74,34 @@ export async function fetchStatus(db: Knex): Promise<FetchStatusModel> {
   if (!status) throw new Error('fetch status query returned no row');
   return status;
 }
+
+export interface RunStats {
+  last_success_at: Date | null;
+  last_started_at: Date | null;
+  last_finished_at: Date | null;
+  last_status: string | null;
+  last_items_received: number;
+  last_items_skipped: number;
+  last_snapshots_inserted: number;
+  last_upstream_errors: Record<string, number>;
+  consecutive_failures: number;
+}
+
+/** The fetcher's durable run records, summarised for the metrics (a CronJob pod lives too briefly to be scraped). */
+export async function fetchRunStats(db: Knex): Promise<RunStats> {
+  const { rows } = await db.raw<{ rows: RunStats[] }>(
+    `with last_run as (select * from fetch_runs where status <> 'running' order by id desc limit 1),
+          last_success as (select max(finished_at) as at from fetch_runs where status = 'succeeded')
+     select (select at from last_success) as last_success_at,
+            last_run.started_at as last_started_at, last_run.finished_at as last_finished_at, last_run.status as last_status,
+            coalesce(last_run.items_received, 0) as last_items_received, coalesce(last_run.items_skipped, 0) as last_items_skipped,
+            coalesce(last_run.snapshots_inserted, 0) as last_snapshots_inserted,
+            coalesce(last_run.upstream_errors, '{}'::jsonb) as last_upstream_errors,
+            (select count(*) from fetch_runs f where f.status = 'failed'
+                and f.id > coalesce((select max(id) from fetch_runs where status = 'succeeded'), 0))::int as consecutive_failures
+       from (select 1) one left join last_run on true`,
+  );
+  const [stats] = rows;
+  if (!stats) throw new Error('fetch run stats query returned no row');
+  return stats;
+}

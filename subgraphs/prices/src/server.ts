@@ -2,6 +2,7 @@ import type { Logger } from '@cryptoagg/core';
 import { startSubgraph } from '@cryptoagg/graphql';
 import type { PricesConfig } from './config.js';
 import { createContext } from './context.js';
+import { registerFetchRunMetrics } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
 
 export const startPricesSubgraph = (config: PricesConfig, logger?: Logger) =>
@@ -10,5 +11,6 @@ export const startPricesSubgraph = (config: PricesConfig, logger?: Logger) =>
     config,
     resolvers,
     createContext: (services) => createContext(services, config.currencies),
+    registerMetrics: ({ registry, backgroundDb }) => registerFetchRunMetrics(registry, backgroundDb),
     ...(logger ? { logger } : {}),
   });

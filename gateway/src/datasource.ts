@@ -1,0 +1,49 @@
+import { RemoteGraphQLDataSource } from '@apollo/gateway';
+import { Histogram, type Registry } from 'prom-client';
+
+type ProcessOptions = Parameters<RemoteGraphQLDataSource['process']>[0];
+type ProcessResult = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
+
+/**
+ * A subgraph data source that sends the shared secret and times every fetch:
+ * cryptoagg_subgraph_request_duration_seconds{subgraph, outcome}, where outcome
+ * is success, graphql_error (the subgraph answered with errors) or error (no
+ * usable answer: refused connection, timeout, 5xx).
+ */
+export class SubgraphDataSource extends RemoteGraphQLDataSource {
+  constructor(
+    options: { name: string; url: string; secretHeader: string; secret: string | undefined },
+    private readonly duration: Histogram<'subgraph' | 'outcome'>,
+    private readonly subgraph = options.name,
+  ) {
+    super({
+      url: options.url,
+      willSendRequest: ({ request }) => {
+        if (options.secret) request.http?.headers.set(options.secretHeader, options.secret);
+      },
+    });
+  }
+
+  override async process(options: ProcessOptions): Promise<ProcessResult> {
+    const started = performance.now();
+    const observe = (outcome: string) => this.duration.observe({ subgraph: this.subgraph, outcome }, (performance.now() - started) / 1000);
+    try {
+      const result = await super.process(options);
+      observe(result.errors?.length ? 'graphql_error' : 'success');
+      return result;
+    } catch (error) {
+      observe('error');
+      throw error;
+    }
+  }
+}
+
+export function subgraphDuration(registry: Registry): Histogram<'subgraph' | 'outcome'> {
+  return new Histogram({
+    name: 'cryptoagg_subgraph_request_duration_seconds',
+    help: 'Duration of gateway requests to each subgraph, by outcome (success, graphql_error, error).',
+    labelNames: ['subgraph', 'outcome'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+}
