@@ -1,12 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { createLogger } from '@cryptoagg/core';
-import { freePort } from '@cryptoagg/testing';
+import { freePort, startRedisServer, type RedisServer } from '@cryptoagg/testing';
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createCache, type Cache, type CacheOptions } from '../src/index.js';
 
 const redisUrl = inject('redisUrl');
@@ -179,29 +175,10 @@ it('starts and answers when Redis is unreachable from the start, and closes with
 });
 
 describe('with a Redis that goes away', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'cryptoagg-cache-test-'));
-  const pidFile = path.join(dir, 'redis.pid');
-  let port = 0;
-  const pid = () => Number(readFileSync(pidFile, 'utf8').trim());
-  const answer = () => spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout.toString().trim();
-
-  async function startRedis() {
-    execFileSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--pidfile', pidFile, '--dir', dir]);
-    await expect.poll(answer).toBe('PONG');
-  }
-  async function stopRedis() {
-    process.kill(pid(), 'SIGKILL');
-    // Not the pid: a killed daemon may linger as a zombie until something reaps it.
-    await expect.poll(answer).toBe('');
-  }
-
-  afterAll(() => {
-    try {
-      process.kill(pid(), 'SIGKILL');
-    } catch {
-      // already stopped
-    }
-    rmSync(dir, { recursive: true, force: true });
+  let redis: RedisServer | undefined;
+  afterEach(async () => {
+    await redis?.stop();
+    redis = undefined;
   });
 
   /** Gets that must answer from the loader, each well under a second; returns how many ran. */
@@ -214,16 +191,15 @@ describe('with a Redis that goes away', () => {
   }
 
   it('answers from the loader while Redis is down, logs once each way, and resumes caching', async () => {
-    port = await freePort();
-    await startRedis();
-    const { cache, logs, counts } = setup({ redisUrl: `redis://127.0.0.1:${port}` });
+    redis = await startRedisServer();
+    const { cache, logs, counts } = setup({ redisUrl: redis.url });
     await expect.poll(() => cache.status()).toBe('up');
     const { calls, load } = loader('cached');
     await cache.get('k', load);
     expect(await cache.get('k', load)).toBe('cached');
     expect(calls.count).toBe(1);
 
-    await stopRedis();
+    await redis.kill();
     await answersWithoutRedis(cache, 'k', 5);
     // Reconnect attempts keep failing meanwhile; none of them may add a log line.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -236,7 +212,7 @@ describe('with a Redis that goes away', () => {
     expect(warnings[0]?.msg).toBe('cache unavailable, answering from the database');
     expect(warnings[0]?.reason).toBeTruthy();
 
-    await startRedis();
+    await redis.start();
     await expect.poll(() => cache.status(), { timeout: 10_000 }).toBe('up');
     expect(logs.filter((l) => l.level === 30).map((l) => l.msg)).toEqual(['cache available again, caching resumed']);
     const again = loader('fresh');
@@ -248,20 +224,21 @@ describe('with a Redis that goes away', () => {
   });
 
   it('treats a Redis slower than the command timeout as unavailable', async () => {
-    port = await freePort();
-    await startRedis();
-    const { cache, logs, counts } = setup({ redisUrl: `redis://127.0.0.1:${port}`, commandTimeoutMs: 100 });
+    redis = await startRedisServer();
+    const { cache, logs, counts } = setup({ redisUrl: redis.url, commandTimeoutMs: 100 });
+    const pid = redis.pid();
+    if (pid === undefined) throw new Error('redis-server has no pid');
     await expect.poll(() => cache.status()).toBe('up');
     await cache.get('k', () => Promise.resolve('cached'));
 
     // A stopped process keeps its connections open but never answers: the hung-server case.
-    process.kill(pid(), 'SIGSTOP');
+    process.kill(pid, 'SIGSTOP');
     try {
       await answersWithoutRedis(cache, 'k', 3);
       expect(cache.status()).toBe('down');
       await cache.getMany(['a', 'b'], (missing) => Promise.resolve(new Map(missing.map((k) => [k, k]))));
     } finally {
-      process.kill(pid(), 'SIGCONT');
+      process.kill(pid, 'SIGCONT');
     }
     expect(await counts()).toEqual({ hit: 0, miss: 1, error: 5 });
     expect(logs.filter((l) => l.level === 40)).toHaveLength(1);
@@ -269,6 +246,5 @@ describe('with a Redis that goes away', () => {
     expect(await cache.get('k', () => Promise.resolve('db'))).toBe('cached');
     expect(cache.status()).toBe('up');
     expect(logs.filter((l) => l.level === 30)).toHaveLength(1);
-    await stopRedis();
   });
 });

@@ -76,8 +76,9 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
         }),
       context: () => Promise.resolve(definition.createContext(services)),
       readiness: {
+        // On the background pool: probes must not count as request queries in the metrics.
         postgres: async () => {
-          await db.raw('select 1');
+          await backgroundDb.raw('select 1');
         },
         ...(config.redisUrl ? { redis: () => cache.ping() } : {}),
       },

@@ -1,10 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '@cryptoagg/db';
 import type { TestProject } from 'vitest/node';
 import { freePort } from './ports.js';
+import { startRedisServer } from './redis.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -39,17 +40,9 @@ export default async function setup(project: TestProject) {
 
   let redisUrl = process.env.REDIS_URL ?? '';
   if (!redisUrl && onPath('redis-server')) {
-    const port = await freePort();
-    const pidFile = path.join(scratch, 'redis.pid');
-    execFileSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--pidfile', pidFile, '--dir', scratch]);
-    cleanups.unshift(() => {
-      try {
-        process.kill(Number(readFileSync(pidFile, 'utf8').trim()));
-      } catch {
-        // already gone
-      }
-    });
-    redisUrl = `redis://127.0.0.1:${port}`;
+    const redis = await startRedisServer();
+    cleanups.unshift(() => redis.stop());
+    redisUrl = redis.url;
   }
   if (!redisUrl && process.env.CI === 'true') throw new Error('CI=true but no Redis: set REDIS_URL or install redis-server');
 

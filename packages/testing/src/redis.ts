@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '@cryptoagg/testing';
+import { freePort } from './ports.js';
 
 export interface RedisServer {
   port: number;
@@ -15,6 +15,8 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** kills the server if it runs and removes its folder; safe to call more than once */
   stop(): Promise<void>;
+  /** the running server's process id (to SIGSTOP it, the hung-server case) */
+  pid(): number | undefined;
 }
 
 /** True when something on the port answers PING with PONG within `timeoutMs`. */
@@ -124,6 +126,7 @@ export async function startRedisServer(): Promise<RedisServer> {
     url: `redis://127.0.0.1:${port}`,
     start: () => launch(port),
     kill,
+    pid: () => child?.pid,
     stop: async () => {
       try {
         await kill();
