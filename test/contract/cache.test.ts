@@ -179,8 +179,8 @@ interface TestApi extends Api {
 let apiCount = 0;
 const FILE_PREFIX = `contract-cache:${randomBytes(4).toString('hex')}`;
 
-async function readyz(service: RunningService): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${service.url}/readyz`);
+async function readyz(service: RunningService, query = ''): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${service.url}/readyz${query}`);
   return { status: response.status, body: await response.json() };
 }
 
@@ -333,6 +333,10 @@ describe('when Redis stops mid-test', () => {
       const down = { status: 503, body: { status: 'unavailable', down: ['redis'], checks: { postgres: 'up', redis: 'down' } } };
       expect(await readyz(api!.coins)).toEqual(down);
       expect(await readyz(api!.prices)).toEqual(down);
+      // Kubernetes' readiness probe excludes Redis: the pods keep serving from Postgres; Redis is still reported.
+      const servingWithoutRedis = { status: 200, body: { status: 'ready', checks: { postgres: 'up', redis: 'down' } } };
+      expect(await readyz(api!.coins, '?exclude=redis')).toEqual(servingWithoutRedis);
+      expect(await readyz(api!.prices, '?exclude=redis')).toEqual(servingWithoutRedis);
       // The gateway depends on the subgraphs only, and they still answer.
       expect(await readyz(api!.gateway)).toMatchObject({ status: 200 });
 

@@ -114,8 +114,9 @@ export async function startService<TContext extends BaseContext>(
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
-    const report = await ready();
+  app.get('/readyz', async (req, res) => {
+    const exclude = typeof req.query.exclude === 'string' ? req.query.exclude.split(',') : [];
+    const report = await ready(exclude);
     res.status(report.ready ? 200 : 503).json(report.body);
   });
   app.get('/metrics', async (_req, res) => {
