@@ -1,7 +1,7 @@
 import type { Logger } from '@cryptoagg/core';
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 export interface CacheOptions {
   /** unset = in-process LRU (lru-cache) */
@@ -63,6 +63,33 @@ function requestCounter(registry: Registry): Counter<'result'> {
   });
   for (const result of ['hit', 'miss', 'error']) counter.inc({ result }, 0);
   return counter;
+}
+
+function readDuration(registry: Registry): Histogram<'backend'> {
+  const existing = registry.getSingleMetric('cryptoagg_cache_read_duration_seconds');
+  if (existing instanceof Histogram) return existing;
+  return new Histogram({
+    name: 'cryptoagg_cache_read_duration_seconds',
+    help: 'Duration of cache reads (one GET/MGET round trip to Redis, or an in-process lookup), failed ones included.',
+    labelNames: ['backend'],
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [registry],
+  });
+}
+
+/** Times every read of a store: the dashboard's Redis latency. */
+function timed(store: Store, histogram: Histogram<'backend'>, backend: string): Store {
+  return {
+    ...store,
+    read: async (keys) => {
+      const started = performance.now();
+      try {
+        return await store.read(keys);
+      } finally {
+        histogram.observe({ backend }, (performance.now() - started) / 1000);
+      }
+    },
+  };
 }
 
 function memoryStore(maxEntries: number, ttlSeconds: number): Store {
@@ -165,9 +192,11 @@ export function createCache(options: CacheOptions): Cache {
   const logger = options.logger.child({ component: 'cache', keyPrefix });
   const requests = requestCounter(options.registry);
   const redisHealth = health(logger);
-  const store = redisUrl
-    ? redisStore(redisUrl, options.commandTimeoutMs ?? 250, redisHealth)
-    : memoryStore(options.maxEntries ?? 10_000, defaultTtl);
+  const store = timed(
+    redisUrl ? redisStore(redisUrl, options.commandTimeoutMs ?? 250, redisHealth) : memoryStore(options.maxEntries ?? 10_000, defaultTtl),
+    readDuration(options.registry),
+    redisUrl ? 'redis' : 'memory',
+  );
   /** lookups and loads in progress, by caller key: concurrent misses share them */
   const inflight = new Map<string, Promise<unknown>>();
 
