@@ -1,0 +1,2 @@
+export { buildDashboard, dashboardExpressions } from './dashboard.js';
+export { DASHBOARD_PATH, renderDashboard } from './render.js';

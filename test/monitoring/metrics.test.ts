@@ -1,0 +1,140 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT } from '@cryptoagg/db';
+import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
+import { dashboardExpressions, DASHBOARD_PATH, renderDashboard } from '@cryptoagg/monitoring';
+import { createTestDatabase, freePort, runScript, type TestDatabase } from '@cryptoagg/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { gql, startApi, type Api } from '../support/api.js';
+import { OPERATIONS } from '../support/operations.js';
+
+/** Metrics that kube-state-metrics exports, not our services; the rules may use these. */
+const KUBE_STATE_METRICS = ['kube_job_failed', 'kube_pod_status_ready'];
+
+const rules = parse(readFileSync(path.join(REPO_ROOT, 'gitops/base/monitoring/prometheus-rules.yaml'), 'utf8')) as {
+  spec: { groups: { rules: { alert?: string; expr: string }[] }[] };
+};
+const ruleExpressions = rules.spec.groups.flatMap((g) => g.rules.map((r) => r.expr));
+
+let fake: FakeCoinGecko;
+let t: TestDatabase;
+let api: Api;
+const scratch = mkdtempSync(path.join(tmpdir(), 'cryptoagg-prometheus-'));
+
+beforeAll(async () => {
+  [fake, t] = await Promise.all([startFakeCoinGecko({ coins: 20 }), createTestDatabase('monitoring')]);
+  const fetched = await runScript('jobs/fetcher/src/main.ts', {
+    DATABASE_URL: t.url,
+    COINGECKO_BASE_URL: fake.url,
+    COINGECKO_RATE_LIMIT_PER_MIN: '10000',
+    FETCH_MAX_COINS: '20',
+  });
+  expect(fetched.code).toBe(0);
+  const redisUrl = inject('redisUrl');
+  api = await startApi({ DATABASE_URL: t.url, ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `monitoring-${Date.now()}:` } : {}) });
+  // Traffic, so every family has samples: the contract operations through the gateway.
+  for (const name of ['Markets', 'FetchStatus']) expect((await gql(api.url, OPERATIONS, {}, name)).errors).toBeUndefined();
+});
+afterAll(async () => {
+  await api.stop();
+  await Promise.all([fake.close(), t.destroy()]);
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** Every sample name a /metrics text can carry: counters and gauges by name, histograms with _bucket/_sum/_count. */
+async function exportedNames(serviceUrl: string): Promise<Set<string>> {
+  const text = await (await fetch(`${serviceUrl}/metrics`)).text();
+  const names = new Set<string>();
+  for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    names.add(name!);
+    if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${name!}${suffix}`);
+  }
+  return names;
+}
+
+const metricNames = (expr: string) => [...new Set(expr.match(/\b(?:cryptoagg|kube)_[a-z0-9_]+/g) ?? [])];
+
+describe('the dashboard and the alert rules use only metrics that exist', () => {
+  it('the committed dashboard JSON is what the generator builds', () => {
+    expect(readFileSync(DASHBOARD_PATH, 'utf8'), 'stale: run npm run dashboards').toBe(renderDashboard());
+  });
+
+  it('every metric in a PromQL expression is exported by a running service (or is kube-state-metrics)', async () => {
+    const exported = new Set<string>();
+    for (const service of [api.gateway, api.coins, api.prices]) for (const name of await exportedNames(service.url)) exported.add(name);
+    const expressions = [...dashboardExpressions(), ...ruleExpressions];
+    expect(expressions.length).toBeGreaterThan(20);
+    const missing = expressions.flatMap((expr) => metricNames(expr).filter((n) => !exported.has(n) && !KUBE_STATE_METRICS.includes(n)));
+    expect(missing).toEqual([]);
+    // And the check itself can fail: a name no service exports is reported.
+    expect(metricNames('rate(cryptoagg_not_a_metric_total[5m])').filter((n) => !exported.has(n))).toEqual(['cryptoagg_not_a_metric_total']);
+  });
+
+  it('the contract metrics are on every service', async () => {
+    for (const service of [api.gateway, api.coins, api.prices]) {
+      const names = await exportedNames(service.url);
+      expect(names.has('cryptoagg_data_last_fetch_timestamp_seconds')).toBe(true);
+      expect(names.has('cryptoagg_cache_requests_total')).toBe(true);
+    }
+  });
+});
+
+describe('a real Prometheus', () => {
+  let prometheus: ChildProcess | undefined;
+  afterAll(() => {
+    prometheus?.kill('SIGKILL');
+  });
+
+  async function query(base: string, promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+    const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = (await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    return body.data.result;
+  }
+
+  it('scrapes the services and sees the freshness stored in the database; the shipped rules load healthy', async () => {
+    const port = await freePort();
+    const target = (url: string) => new URL(url).host;
+    writeFileSync(path.join(scratch, 'rules.yaml'), stringify({ groups: rules.spec.groups }));
+    writeFileSync(
+      path.join(scratch, 'prometheus.yml'),
+      stringify({
+        global: { scrape_interval: '1s', evaluation_interval: '1s' },
+        rule_files: ['rules.yaml'],
+        scrape_configs: (['gateway', 'coins', 'prices'] as const).map((job) => ({ job_name: job, static_configs: [{ targets: [target(api[job].url)] }] })),
+      }),
+    );
+    prometheus = spawn(
+      'prometheus',
+      [`--config.file=${path.join(scratch, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(scratch, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+      { stdio: 'ignore' },
+    );
+    const base = `http://127.0.0.1:${port}`;
+    const [row] = await t.db('latest_quotes').max<{ max: Date }[]>('fetched_at as max');
+    const stored = row!.max.getTime() / 1000;
+
+    await expect
+      .poll(async () => (await query(base, 'cryptoagg_data_last_fetch_timestamp_seconds').catch(() => [])).map((r) => r.metric.job).sort(), {
+        timeout: 30_000,
+        interval: 500,
+      })
+      .toEqual(['coins', 'gateway', 'prices']);
+    for (const sample of await query(base, 'cryptoagg_data_last_fetch_timestamp_seconds')) {
+      expect(Number(sample.value[1]), sample.metric.job).toBeCloseTo(stored, 3);
+    }
+    const upstream = await query(base, 'cryptoagg_fetch_last_run_items{kind="received"}');
+    expect(upstream.map((r) => Number(r.value[1]))).toEqual([60]);
+
+    const loaded = (await (await fetch(`${base}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; health: string }[] }[] } };
+    const health = loaded.data.groups.flatMap((g) => g.rules.map((r) => [r.name, r.health]));
+    expect(health).toHaveLength(ruleExpressions.length);
+    await expect
+      .poll(async () => {
+        const now = (await (await fetch(`${base}/api/v1/rules`)).json()) as typeof loaded;
+        return now.data.groups.flatMap((g) => g.rules.map((r) => r.health)).every((h) => h === 'ok');
+      }, { timeout: 10_000, interval: 500 })
+      .toBe(true);
+  });
+});
