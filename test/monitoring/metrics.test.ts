@@ -8,7 +8,7 @@ import { dashboardExpressions, DASHBOARD_PATH, renderDashboard } from '@cryptoag
 import { createTestDatabase, freePort, runScript, type TestDatabase } from '@cryptoagg/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { gql, startApi, type Api } from '../support/api.js';
+import { gql, metric, startApi, type Api } from '../support/api.js';
 import { OPERATIONS } from '../support/operations.js';
 
 /** Metrics that kube-state-metrics exports, not our services; the rules may use these. */
@@ -79,6 +79,30 @@ describe('the dashboard and the alert rules use only metrics that exist', () => 
       expect(names.has('cryptoagg_data_last_fetch_timestamp_seconds')).toBe(true);
       expect(names.has('cryptoagg_cache_requests_total')).toBe(true);
     }
+  });
+});
+
+describe('request metrics', () => {
+  it('count requests by operation and outcome at the gateway and in the subgraphs, unknown names as "other"', async () => {
+    const sample = (operation: string, outcome: string) =>
+      `cryptoagg_graphql_request_duration_seconds_count{operation="${operation}",outcome="${outcome}"}`;
+    const before = {
+      markets: await metric(api.gateway.url, sample('Markets', 'success')),
+      bad: await metric(api.gateway.url, sample('Markets', 'client_error')),
+      other: await metric(api.gateway.url, sample('other', 'success')),
+      prices: await metric(api.prices.url, sample('Markets', 'success')),
+    };
+    await gql(api.url, OPERATIONS, { first: 5 }, 'Markets');
+    await gql(api.url, OPERATIONS, { first: 0 }, 'Markets');
+    await gql(api.url, '{ fetchStatus { coinsUpdated } }');
+    await gql(api.url, 'query SomethingElse { fetchStatus { coinsUpdated } }');
+    expect(await metric(api.gateway.url, sample('Markets', 'success'))).toBe(before.markets + 1);
+    expect(await metric(api.gateway.url, sample('Markets', 'client_error'))).toBe(before.bad + 1);
+    expect(await metric(api.gateway.url, sample('other', 'success'))).toBe(before.other + 2);
+    // The prices subgraph sees the planner's Markets__prices__0: counted as Markets.
+    expect(await metric(api.prices.url, sample('Markets', 'success'))).toBe(before.prices + 1);
+    const subgraphFetches = await metric(api.gateway.url, 'cryptoagg_subgraph_request_duration_seconds_count{subgraph="prices",outcome="success"}');
+    expect(subgraphFetches).toBeGreaterThan(0);
   });
 });
 
