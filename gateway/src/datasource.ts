@@ -1,4 +1,5 @@
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
+import { GraphQLError } from 'graphql';
 import { Histogram, type Registry } from 'prom-client';
 
 type ProcessOptions = Parameters<RemoteGraphQLDataSource['process']>[0];
@@ -33,7 +34,11 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource {
       return result;
     } catch (error) {
       observe('error');
-      throw error;
+      // No answer at all (refused, reset, timeout): say which part of the API is missing, without internals.
+      throw new GraphQLError(`The ${this.subgraph} service is unavailable; try again shortly`, {
+        extensions: { code: 'SERVICE_UNAVAILABLE', serviceName: this.subgraph },
+        originalError: error instanceof Error ? error : undefined,
+      });
     }
   }
 }

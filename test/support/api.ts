@@ -18,6 +18,8 @@ export interface Api {
   coins: RunningService;
   prices: RunningService;
   gateway: RunningService;
+  /** starts a stopped subgraph again, on its port, with its configuration */
+  restart(name: 'coins' | 'prices'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -30,10 +32,9 @@ export async function startApi(env: Record<string, string>): Promise<Api> {
   const [coinsPort, pricesPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const common = { HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env };
   const logger = createLogger('test-api', 'silent');
-  const [coins, prices] = await Promise.all([
-    startCoinsSubgraph(parsed(coinsConfigSchema, { ...common, COINS_PORT: String(coinsPort) }), logger),
-    startPricesSubgraph(parsed(pricesConfigSchema, { ...common, PRICES_PORT: String(pricesPort) }), logger),
-  ]);
+  const coinsConfig = parsed(coinsConfigSchema, { ...common, COINS_PORT: String(coinsPort) });
+  const pricesConfig = parsed(pricesConfigSchema, { ...common, PRICES_PORT: String(pricesPort) });
+  const [coins, prices] = await Promise.all([startCoinsSubgraph(coinsConfig, logger), startPricesSubgraph(pricesConfig, logger)]);
   const gateway = await startGateway(
     parsed(gatewayConfigSchema, {
       ...common,
@@ -43,16 +44,21 @@ export async function startApi(env: Record<string, string>): Promise<Api> {
     }),
     logger,
   );
-  return {
+  const api: Api = {
     url: `${gateway.url}/graphql`,
     coins,
     prices,
     gateway,
+    restart: async (name) => {
+      if (name === 'coins') api.coins = await startCoinsSubgraph(coinsConfig, logger);
+      else api.prices = await startPricesSubgraph(pricesConfig, logger);
+    },
     stop: async () => {
-      await gateway.stop();
-      await Promise.all([coins.stop(), prices.stop()]);
+      await api.gateway.stop();
+      await Promise.all([api.coins.stop(), api.prices.stop()]);
     },
   };
+  return api;
 }
 
 export interface GraphQLResponse<T = Record<string, unknown>> {

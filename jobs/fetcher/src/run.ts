@@ -158,8 +158,8 @@ function describeFailure(error: unknown, signal: AbortSignal, deadlineMs: number
 export async function runFetch({ config, db, databaseUrl, logger, signal: outer, rateWindowMs }: RunDeps): Promise<RunResult> {
   const started = Date.now();
   const deadline = AbortSignal.timeout(config.deadlineMs);
-  const signal = outer ? AbortSignal.any([outer, deadline]) : deadline;
   const lock = await acquireRunLock(databaseUrl, config.deadlineMs);
+  const signal = AbortSignal.any([deadline, lock.lost, ...(outer ? [outer] : [])]);
   let runId: number | undefined;
   const tally = new Tally(logger);
   const upstream = createUpstream({
@@ -201,7 +201,7 @@ export async function runFetch({ config, db, databaseUrl, logger, signal: outer,
 
     const times = quotes.map((q) => q.last_updated.getTime());
     await ensurePartitions(db, new Date(Math.min(...times)), new Date(Math.max(...times)));
-    const stored = await writeRun(db, { runId, coins: [...coins.values()], quotes, metadata, counts: counts() });
+    const stored = await writeRun(db, { runId, coins: [...coins.values()], quotes, metadata, counts: counts(), signal });
 
     if (config.redisUrl) {
       await bumpDataVersion(config.redisUrl, config.redisKeyPrefix).catch((error: unknown) =>

@@ -32,8 +32,12 @@ export type RunCounts = Pick<
  * never interleave (the CronJob's `Forbid` is no lock: a manual run or a slow
  * node can still overlap). A second run waits for the first, up to `timeoutMs`.
  */
-export async function acquireRunLock(url: string, timeoutMs: number): Promise<{ release(): Promise<void> }> {
+export async function acquireRunLock(url: string, timeoutMs: number): Promise<{ release(): Promise<void>; lost: AbortSignal }> {
   const client = new pg.Client({ connectionString: url, application_name: 'cryptoagg-fetcher-lock' });
+  const lost = new AbortController();
+  // The lock dies with its connection (a database restart): the run must not go on without it.
+  client.on('error', (error) => lost.abort(new Error(`lost the run lock: ${error.message}`)));
+  client.on('end', () => lost.abort(new Error('lost the run lock: its connection closed')));
   await client.connect();
   try {
     await client.query(`set lock_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
@@ -43,7 +47,9 @@ export async function acquireRunLock(url: string, timeoutMs: number): Promise<{ 
     throw error;
   }
   return {
+    lost: lost.signal,
     release: async () => {
+      client.removeAllListeners('end');
       await client.query('select pg_advisory_unlock($1)', [RUN_LOCK_KEY]).catch(() => undefined);
       await client.end().catch(() => undefined);
     },
@@ -130,6 +136,8 @@ export interface RunWrite {
   quotes: QuoteRow[];
   metadata: CoinMetadata[];
   counts: Omit<RunCounts, 'snapshots_inserted' | 'coins_updated'>;
+  /** checked just before commit: a run that lost its lock or its deadline rolls back */
+  signal?: AbortSignal;
 }
 
 /**
@@ -192,6 +200,7 @@ export async function writeRun(db: Knex, run: RunWrite): Promise<{ snapshotsInse
         finished_at: trx.raw('clock_timestamp()'),
       });
     await trx.raw('select pg_notify(?, ?)', [DATA_CHANGED_CHANNEL, String(run.runId)]);
+    run.signal?.throwIfAborted();
     return { snapshotsInserted, coinsUpdated };
   });
 }

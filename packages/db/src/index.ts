@@ -4,3 +4,4 @@ export { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
 export { resolveDatabase, EMBEDDED_PORT, REPO_ROOT } from './resolve.js';
 export * from './tables.js';
 export { lastFetchedAt } from './freshness.js';
+export { isDatabaseUnavailable } from './errors.js';

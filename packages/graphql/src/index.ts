@@ -5,4 +5,4 @@ export { afterPosition, decodeCursor, encodeCursor, type Position } from './curs
 export { trackDataVersion, type DataVersion } from './version.js';
 export { requireSecretInProduction, subgraphConfig, subgraphEnvSchema, type SubgraphConfig } from './config.js';
 export { batchSizeHistogram, instrumentDb, registerFreshnessGauge } from './metrics.js';
-export { startSubgraph, subgraphSdl, type SubgraphDefinition, type SubgraphServices } from './subgraph.js';
+export { DATA_STORE_UNAVAILABLE, startSubgraph, subgraphSdl, type SubgraphDefinition, type SubgraphServices } from './subgraph.js';

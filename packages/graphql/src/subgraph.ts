@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApolloServer, type BaseContext } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { createCache, type Cache } from '@cryptoagg/cache';
 import { createLogger, type Logger } from '@cryptoagg/core';
-import { createDb, REPO_ROOT, resolveDatabase, type Knex } from '@cryptoagg/db';
+import { createDb, isDatabaseUnavailable, REPO_ROOT, resolveDatabase, type Knex } from '@cryptoagg/db';
 import { apolloDefaults, startService, type RunningService } from '@cryptoagg/http';
 import { parse } from 'graphql';
 import { Registry } from 'prom-client';
@@ -14,6 +15,8 @@ import { trackDataVersion, type DataVersion } from './version.js';
 
 type SubgraphModule = Extract<Extract<Parameters<typeof buildSubgraphSchema>[0], readonly unknown[]>[number], { typeDefs: unknown }>;
 type SubgraphResolvers = NonNullable<SubgraphModule['resolvers']>;
+
+export const DATA_STORE_UNAVAILABLE = 'The data store is unavailable; try again shortly';
 
 export interface SubgraphServices {
   db: Knex;
@@ -62,6 +65,7 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
   registerFreshnessGauge(registry, backgroundDb);
   definition.registerMetrics?.(services);
 
+  const defaults = apolloDefaults({ production: config.production, introspection: config.introspection });
   const schema = buildSubgraphSchema([{ typeDefs: parse(subgraphSdl(name)), resolvers: definition.resolvers }]);
   const service = await startService<TContext>(
     {
@@ -71,7 +75,12 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
       buildApollo: (plugins) =>
         new ApolloServer<TContext>({
           schema,
-          ...apolloDefaults({ production: config.production, introspection: config.introspection }),
+          ...defaults,
+          // An outage is not a bug: say so plainly (and retryably) rather than "Internal server error".
+          formatError: (formatted, error) =>
+            isDatabaseUnavailable(unwrapResolverError(error))
+              ? { message: DATA_STORE_UNAVAILABLE, path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE' } }
+              : (defaults.formatError?.(formatted, error) ?? formatted),
           plugins,
         }),
       context: () => Promise.resolve(definition.createContext(services)),

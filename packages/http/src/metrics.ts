@@ -50,7 +50,8 @@ export function requestMetrics<TContext extends BaseContext>(registry: Registry)
       return Promise.resolve({
         willSendResponse: ({ request, operationName, errors, response }) => {
           const codes = [
-            ...(errors ?? []).map((e) => e.extensions.code),
+            // The gateway reports a failed subgraph fetch as a plain Error, without extensions.
+            ...(errors ?? []).map((e) => (e.extensions as Record<string, unknown> | undefined)?.code),
             ...(response.body.kind === 'single' ? (response.body.singleResult.errors ?? []).map((e) => e.extensions?.code) : []),
           ];
           duration.observe(

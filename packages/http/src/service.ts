@@ -69,7 +69,7 @@ function errorLog<TContext extends BaseContext>(logger: Logger): ApolloServerPlu
     requestDidStart: () =>
       Promise.resolve({
         didEncounterErrors: ({ errors }) => {
-          for (const error of errors.filter((e) => isUnexpectedError(e.extensions.code))) {
+          for (const error of errors.filter((e) => isUnexpectedError(e.extensions?.code))) {
             logger.error({ error: describeError(unwrapResolverError(error)), path: error.path }, 'unexpected error while executing an operation');
           }
           return Promise.resolve();
