@@ -99,3 +99,19 @@ export const sizeLimitPlugin: ApolloServerPlugin<BaseContext> = {
       },
     }),
 };
+
+/**
+ * @apollo/gateway reports a document whose operation cannot be picked (several
+ * operations and no operationName) as INVALID_GRAPHQL, which Apollo Server
+ * answers with HTTP 500; it is the client's mistake, so answer 400.
+ */
+export const clientErrorStatusPlugin: ApolloServerPlugin<BaseContext> = {
+  requestDidStart: () =>
+    Promise.resolve({
+      willSendResponse: ({ response, errors }) => {
+        const invalid = (errors ?? []).some((e) => (e.extensions as Record<string, unknown> | undefined)?.code === 'INVALID_GRAPHQL');
+        if (invalid && response.body.kind === 'single' && !response.body.singleResult.data) response.http.status = 400;
+        return Promise.resolve();
+      },
+    }),
+};

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { SUPERGRAPH_PATH } from './compose.js';
 import type { GatewayConfig } from './config.js';
 import { SubgraphDataSource, subgraphDuration } from './datasource.js';
-import { sizeLimitPlugin, validationRules } from './limits.js';
+import { clientErrorStatusPlugin, sizeLimitPlugin, validationRules } from './limits.js';
 import { fetchFreshness, registerGatewayMetrics } from './metrics.js';
 
 export const SECRET_HEADER = 'x-subgraph-secret';
@@ -55,7 +55,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
           gateway,
           ...apolloDefaults({ production: config.production, introspection: config.introspection }),
           validationRules,
-          plugins: [...plugins, sizeLimitPlugin],
+          plugins: [...plugins, sizeLimitPlugin, clientErrorStatusPlugin],
         }),
       context: () => Promise.resolve({}),
       readiness: Object.fromEntries(

@@ -133,6 +133,12 @@ describe('HTTP-level errors', () => {
     expect(text).not.toMatch(/\n\s+at |node_modules/);
   });
 
+  it('several operations without an operationName is 400, naming the problem', async () => {
+    const res = await post(JSON.stringify({ query: OPERATIONS }));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ errors: [{ message: 'Must provide operation name if query contains multiple operations.' }] });
+  });
+
   it('a body over 1 MB is 413', async () => {
     const res = await post(JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(1024 * 1024) } }));
     expect(res.status).toBe(413);

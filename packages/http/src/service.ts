@@ -31,6 +31,8 @@ export interface ServiceOptions<TContext extends BaseContext> {
   onClose?: () => Promise<void>;
   /** how long in-flight requests get to finish on stop(); default 10 s */
   drainMs?: number;
+  /** slow-client limits; defaults: headers within 10 s, a whole request within 30 s, idle keep-alive 5 s */
+  timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number };
 }
 
 export interface RunningService {
@@ -93,11 +95,12 @@ export async function startService<TContext extends BaseContext>(
   const { logger, registry } = options;
   const app = express();
   app.disable('x-powered-by');
-  const server = http.createServer(app);
-  // Slow or idle clients must not hold sockets (and a drain) open indefinitely.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
+  // Slow or idle clients must not hold sockets (and a drain) open indefinitely. Node checks these
+  // limits only every connectionsCheckingInterval (30 s by default), so it checks every second here.
+  const server = http.createServer({ connectionsCheckingInterval: 1_000 }, app);
+  server.requestTimeout = options.timeouts?.requestMs ?? 30_000;
+  server.headersTimeout = options.timeouts?.headersMs ?? 10_000;
+  server.keepAliveTimeout = options.timeouts?.keepAliveMs ?? 5_000;
 
   if (!registry.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics({ register: registry });
 
