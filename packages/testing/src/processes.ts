@@ -38,9 +38,9 @@ export function startScript(entry: string, env: Record<string, string | undefine
 }
 
 /** Runs a TypeScript entry point of the repository the way `npm run` does (through tsx), to completion. */
-export function runScript(entry: string, env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<ProcessResult> {
+export function runScript(entry: string, env: Record<string, string | undefined>, timeoutMs = 60_000, args: string[] = []): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry), ...args], {
       cwd: REPO_ROOT,
       env: childEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,10 +56,14 @@ export function runScript(entry: string, env: Record<string, string | undefined>
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const logs = stdout
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const logs = stdout.split('\n').flatMap((line) => {
+        if (!line.startsWith('{')) return [];
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return []; // not a log line (a report printed as JSON, say)
+        }
+      });
       resolve({ code, stdout, stderr, logs });
     });
   });

@@ -1,0 +1,72 @@
+import type { Knex } from '@cryptoagg/db';
+
+/** Integrity checks of the stored history (used by `npm run verify`, see verify-main.ts). */
+
+export interface Problem {
+  kind: 'gap' | 'duplicate' | 'non-monotonic' | 'stale-latest';
+  coin: string;
+  currency: string;
+  detail: string;
+}
+
+export async function verifyHistory(db: Knex, { days, maxGapMinutes }: { days: number; maxGapMinutes: number }): Promise<Problem[]> {
+  const since = db.raw(`now() - make_interval(days => ?)`, [days]);
+  const { rows: ordered } = await db.raw<{
+    rows: { coin_id: string; currency: string; last_updated: Date; fetched_at: Date; prev_updated: Date | null; prev_fetched: Date | null }[];
+  }>(
+    `select * from (
+       select coin_id, currency, last_updated, fetched_at,
+              lag(last_updated) over w as prev_updated, lag(fetched_at) over w as prev_fetched
+         from quote_snapshots where last_updated >= ?
+       window w as (partition by coin_id, currency order by last_updated)) s
+      where prev_updated is not null
+        and (last_updated - prev_updated > make_interval(mins => ?) or fetched_at < prev_fetched)
+      order by coin_id, currency, last_updated`,
+    [since, maxGapMinutes],
+  );
+  const problems: Problem[] = [];
+  for (const row of ordered) {
+    const minutes = (row.last_updated.getTime() - row.prev_updated!.getTime()) / 60_000;
+    if (minutes > maxGapMinutes) {
+      problems.push({
+        kind: 'gap',
+        coin: row.coin_id,
+        currency: row.currency,
+        detail: `no snapshot for ${Math.round(minutes)} min: ${row.prev_updated!.toISOString()} -> ${row.last_updated.toISOString()}`,
+      });
+    }
+    if (row.fetched_at < row.prev_fetched!) {
+      problems.push({
+        kind: 'non-monotonic',
+        coin: row.coin_id,
+        currency: row.currency,
+        detail: `upstream time ${row.last_updated.toISOString()} was received at ${row.fetched_at.toISOString()}, before the earlier ${row.prev_updated!.toISOString()} (received ${row.prev_fetched!.toISOString()})`,
+      });
+    }
+  }
+  // One fetch receives one quote per coin and currency: two snapshots with one fetched_at were stored twice.
+  const { rows: duplicates } = await db.raw<{ rows: { coin_id: string; currency: string; fetched_at: Date; n: number }[] }>(
+    `select coin_id, currency, fetched_at, count(*)::int as n from quote_snapshots where last_updated >= ?
+      group by coin_id, currency, fetched_at having count(*) > 1 order by coin_id, currency, fetched_at`,
+    [since],
+  );
+  for (const row of duplicates) {
+    problems.push({ kind: 'duplicate', coin: row.coin_id, currency: row.currency, detail: `${row.n} snapshots from the fetch at ${row.fetched_at.toISOString()}` });
+  }
+  const { rows: stale } = await db.raw<{ rows: { coin_id: string; currency: string; latest: Date; newest: Date }[] }>(
+    `select l.coin_id, l.currency, l.last_updated as latest, s.newest
+       from latest_quotes l
+       join (select coin_id, currency, max(last_updated) as newest from quote_snapshots group by coin_id, currency) s using (coin_id, currency)
+      where s.newest > l.last_updated order by l.coin_id, l.currency`,
+  );
+  for (const row of stale) {
+    problems.push({
+      kind: 'stale-latest',
+      coin: row.coin_id,
+      currency: row.currency,
+      detail: `latest quote is from ${row.latest.toISOString()} but a snapshot from ${row.newest.toISOString()} is stored`,
+    });
+  }
+  return problems;
+}
+
