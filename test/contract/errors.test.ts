@@ -145,6 +145,16 @@ describe('HTTP-level errors', () => {
     expect(await res.json()).toMatchObject({ errors: [{ extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
   });
 
+  it('refuses simple (CSRF-able) requests: a GET without a preflight header, a text/plain POST', async () => {
+    const url = new URL(api.url);
+    url.searchParams.set('query', '{ __typename }');
+    const get = await fetch(url);
+    expect(get.status).toBe(400);
+    expect(await get.text()).toMatch(/CSRF/i);
+    const plain = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ query: '{ __typename }' }) });
+    expect(plain.status).toBe(400);
+  });
+
   it('answers GET queries (with the CSRF preflight header) and at /', async () => {
     const url = new URL(api.url);
     url.searchParams.set('query', '{ coin(id: "bitcoin") { name } }');
