@@ -59,7 +59,7 @@ it('no secret or connection string reaches the logs, on the happy path or on err
   try {
     const ask = (query: string, headers: Record<string, string> = {}) =>
       fetch(`http://127.0.0.1:${gatewayPort}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) })
-        .then((r) => r.json() as Promise<unknown>)
+        .then((r) => r.json())
         .catch(() => undefined);
     await expect.poll(() => ask('{ coin(id: "bitcoin") { name quote { price } } }'), { timeout: 20_000, interval: 200 }).toMatchObject({ data: { coin: { name: 'Bitcoin' } } });
     await ask('{ markets(first: 999) { totalCount } }', { authorization: `Bearer ${SUBGRAPH_SECRET}` });
