@@ -14,6 +14,8 @@ export interface CacheOptions {
   commandTimeoutMs?: number;
   /** in-process LRU size; default 10_000 */
   maxEntries?: number;
+  /** false: every lookup misses and nothing is stored (the "stock", uncached setup of the benchmarks) */
+  enabled?: boolean;
   logger: Logger;
   /** the process's prom-client registry: the counter is registered here (once per registry) */
   registry: Registry;
@@ -91,6 +93,13 @@ function timed(store: Store, histogram: Histogram<'backend'>, backend: string): 
     },
   };
 }
+
+const noStore: Store = {
+  read: (keys) => Promise.resolve(keys.map(() => null)),
+  write: () => Promise.resolve(),
+  ping: () => Promise.resolve(true),
+  close: () => Promise.resolve(),
+};
 
 function memoryStore(maxEntries: number, ttlSeconds: number): Store {
   const lru = new LRUCache<string, string>({ max: maxEntries, ttl: ttlSeconds * 1000 });
@@ -192,10 +201,15 @@ export function createCache(options: CacheOptions): Cache {
   const logger = options.logger.child({ component: 'cache', keyPrefix });
   const requests = requestCounter(options.registry);
   const redisHealth = health(logger);
+  const backend = options.enabled === false ? 'none' : redisUrl ? 'redis' : 'memory';
   const store = timed(
-    redisUrl ? redisStore(redisUrl, options.commandTimeoutMs ?? 250, redisHealth) : memoryStore(options.maxEntries ?? 10_000, defaultTtl),
+    backend === 'none'
+      ? noStore
+      : redisUrl
+        ? redisStore(redisUrl, options.commandTimeoutMs ?? 250, redisHealth)
+        : memoryStore(options.maxEntries ?? 10_000, defaultTtl),
     readDuration(options.registry),
-    redisUrl ? 'redis' : 'memory',
+    backend,
   );
   /** lookups and loads in progress, by caller key: concurrent misses share them */
   const inflight = new Map<string, Promise<unknown>>();

@@ -9,6 +9,8 @@ export function subgraphEnvSchema<P extends string>(portVariable: P, defaultPort
       REDIS_URL: env.redisUrl.optional(),
       REDIS_KEY_PREFIX: z.string().default('cryptoagg:'),
       CACHE_TTL_SECONDS: env.int(300, 1, 86_400),
+      // false turns caching off entirely (the benchmarks' uncached "stock" setup); not for production.
+      CACHE_ENABLED: z.enum(['true', 'false']).default('true'),
       HOST: z.string().default('0.0.0.0'),
       SUBGRAPH_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
       GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
@@ -30,6 +32,7 @@ export interface SubgraphConfig {
   redisUrl: string | undefined;
   cachePrefix: string;
   cacheTtlSeconds: number;
+  cacheEnabled: boolean;
   port: number;
   host: string;
   subgraphSecret: string | undefined;
@@ -46,6 +49,7 @@ export function subgraphConfig(
     REDIS_URL?: string | undefined;
     REDIS_KEY_PREFIX: string;
     CACHE_TTL_SECONDS: number;
+    CACHE_ENABLED: 'true' | 'false';
     HOST: string;
     SUBGRAPH_SECRET?: string | undefined;
     GRAPHQL_INTROSPECTION?: 'true' | 'false' | undefined;
@@ -58,6 +62,7 @@ export function subgraphConfig(
     redisUrl: e.REDIS_URL,
     cachePrefix: `${e.REDIS_KEY_PREFIX}${name}:`,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
+    cacheEnabled: e.CACHE_ENABLED === 'true',
     port,
     host: e.HOST,
     subgraphSecret: e.SUBGRAPH_SECRET,

@@ -56,7 +56,14 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
   const database = await resolveDatabase(config.databaseUrl);
   const db = createDb({ url: database.url, poolMax: 10, applicationName: `cryptoagg-${name}`, statementTimeoutMs: 10_000 });
   const registry = new Registry();
-  const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: config.cachePrefix, ttlSeconds: config.cacheTtlSeconds, logger, registry });
+  const cache = createCache({
+    redisUrl: config.redisUrl,
+    keyPrefix: config.cachePrefix,
+    ttlSeconds: config.cacheTtlSeconds,
+    enabled: config.cacheEnabled,
+    logger,
+    registry,
+  });
   // Background reads (version poll, freshness gauge) get a pool of their own, so the query metrics count only what requests cost.
   const backgroundDb = createDb({ url: database.url, poolMax: 1, applicationName: `cryptoagg-${name}-background` });
   const version = await trackDataVersion(backgroundDb, database.url, logger);
