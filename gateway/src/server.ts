@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import type { Logger } from '@cryptoagg/core';
+import { REPO_ROOT } from '@cryptoagg/db';
 import { apolloDefaults, startService, type RunningService } from '@cryptoagg/http';
 import { Registry } from 'prom-client';
 import { SUPERGRAPH_PATH } from './compose.js';
@@ -11,6 +13,8 @@ import { clientErrorStatusPlugin, sizeLimitPlugin, validationRules } from './lim
 import { fetchFreshness, registerGatewayMetrics } from './metrics.js';
 
 export const SECRET_HEADER = 'x-subgraph-secret';
+/** The HTML schema reference built by `npm run docs`, served at /docs when present. */
+export const DOCS_SITE_PATH = path.join(REPO_ROOT, 'docs', 'site');
 
 const secretHeaders = (secret: string | undefined): Record<string, string> => (secret ? { [SECRET_HEADER]: secret } : {});
 
@@ -29,7 +33,9 @@ async function answers(url: string, secret: string | undefined): Promise<boolean
  * (gateway/supergraph.graphql, `npm run compose`), sending each subgraph the
  * shared secret, with depth, alias and size limits checked before execution.
  */
-export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningService> {
+export async function startGateway(config: GatewayConfig, logger: Logger, options: { docsDir?: string } = {}): Promise<RunningService> {
+  const docsDir = options.docsDir ?? DOCS_SITE_PATH;
+  if (!existsSync(path.join(docsDir, 'index.html'))) logger.info({ docsDir }, 'schema docs not built (npm run docs): /docs answers 404');
   const registry = new Registry();
   const fetchDuration = subgraphDuration(registry);
   const pricesUrl = config.subgraphUrls.get('prices');
@@ -62,6 +68,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         [...config.subgraphUrls].map(([name, url]) => [name, () => answers(url, config.subgraphSecret)]),
       ),
       extraGraphqlPaths: ['/'],
+      staticRoutes: { '/docs': docsDir },
     },
     { port: config.port, host: config.host },
   );

@@ -27,6 +27,8 @@ export interface ServiceOptions<TContext extends BaseContext> {
   subgraphSecret?: string | undefined;
   /** extra paths that also serve GraphQL, e.g. ['/'] for the gateway */
   extraGraphqlPaths?: string[];
+  /** static folders served (GET/HEAD) under a URL prefix, e.g. { '/docs': '<repo>/docs/site' }; a missing folder answers 404 */
+  staticRoutes?: Record<string, string>;
   /** called after the HTTP server has drained, to close pools */
   onClose?: () => Promise<void>;
   /** how long in-flight requests get to finish on stop(); default 10 s */
@@ -152,6 +154,22 @@ export async function startService<TContext extends BaseContext>(
       },
     }),
   );
+
+  for (const [prefix, folder] of Object.entries(options.staticRoutes ?? {})) {
+    app.use(
+      prefix,
+      express.static(folder, {
+        // `/docs` -> 301 `/docs/`, so that the pages' relative links resolve under the prefix
+        redirect: true,
+        dotfiles: 'ignore',
+        // Generated files keep their names across builds: clients revalidate (ETag, Last-Modified) instead of caching blindly.
+        setHeaders: (res) => {
+          res.setHeader('Cache-Control', 'public, no-cache');
+          res.setHeader('X-Content-Type-Options', 'nosniff');
+        },
+      }),
+    );
+  }
 
   app.use((_req, res) => sendError(res, 404, 'NOT_FOUND', 'Not found'));
   const onError: ErrorRequestHandler = (error: unknown, req, res, next) => {
