@@ -11,6 +11,8 @@ export const gatewayConfigSchema = z
     PRICES_URL: subgraphUrl('http://127.0.0.1:4002/graphql'),
     SUBGRAPH_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
+    // Whole responses are kept this long (0 = off); it bounds how stale an answer can be.
+    RESPONSE_CACHE_TTL_MS: env.int(2_000, 0, 4_000),
     NODE_ENV: env.nodeEnv,
     LOG_LEVEL: env.logLevel,
   })
@@ -26,6 +28,7 @@ export const gatewayConfigSchema = z
       ['prices', e.PRICES_URL],
     ]),
     subgraphSecret: e.SUBGRAPH_SECRET,
+    responseCacheTtlMs: e.RESPONSE_CACHE_TTL_MS,
     production: e.NODE_ENV === 'production',
     introspection: e.NODE_ENV !== 'production' || e.GRAPHQL_INTROSPECTION === 'true',
     logLevel: e.LOG_LEVEL,

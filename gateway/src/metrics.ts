@@ -15,10 +15,10 @@ export function registerGatewayMetrics(registry: Registry, freshness: () => Prom
       if (at !== undefined) this.set(at ? at.getTime() / 1000 : 0);
     },
   });
-  // The contract's cache counter on every service; the gateway itself caches nothing yet, so it stays at zero.
+  // The gateway's whole-response cache counts here (and stays at zero when RESPONSE_CACHE_TTL_MS=0).
   const cache = new Counter({
     name: 'cryptoagg_cache_requests_total',
-    help: 'Cache lookups by result (the gateway has no response cache yet: always 0 here; see the subgraphs).',
+    help: 'Gateway response-cache lookups by result: hit, miss, or error',
     labelNames: ['result'],
     registers: [registry],
   });

@@ -68,6 +68,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         [...config.subgraphUrls].map(([name, url]) => [name, () => answers(url, config.subgraphSecret)]),
       ),
       extraGraphqlPaths: ['/'],
+      ...(config.responseCacheTtlMs > 0 ? { responseCache: { ttlMs: config.responseCacheTtlMs } } : {}),
       staticRoutes: { '/docs': docsDir },
     },
     { port: config.port, host: config.host },

@@ -198,7 +198,13 @@ async function withApis<T>(modes: Mode[], use: (apis: TestApi[]) => Promise<T>):
   try {
     for (const mode of modes) {
       const prefix = `${FILE_PREFIX}:${++apiCount}:`;
-      const api = await startApi({ DATABASE_URL: t.url, ...(mode === 'redis' ? { REDIS_URL: redis.url } : {}), REDIS_KEY_PREFIX: prefix });
+      // The gateway's own response cache is off here: these tests measure the subgraphs' caches.
+      const api = await startApi({
+        DATABASE_URL: t.url,
+        ...(mode === 'redis' ? { REDIS_URL: redis.url } : {}),
+        REDIS_KEY_PREFIX: prefix,
+        RESPONSE_CACHE_TTL_MS: '0',
+      });
       apis.push({ ...api, prefix });
       await expect
         .poll(() => Promise.all([readyz(api.coins), readyz(api.prices)]), { timeout: 10_000, interval: 100 })

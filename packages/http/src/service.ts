@@ -8,9 +8,10 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import { redactUrls, type Logger } from '@cryptoagg/core';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
-import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { collectDefaultMetrics, type Histogram, type Registry } from 'prom-client';
 import { isUnexpectedError } from './apollo.js';
 import { requestMetrics } from './metrics.js';
+import { responseCache, type ResponseCacheOptions } from './response-cache.js';
 import { readiness } from './readiness.js';
 
 export interface ServiceOptions<TContext extends BaseContext> {
@@ -33,6 +34,8 @@ export interface ServiceOptions<TContext extends BaseContext> {
   onClose?: () => Promise<void>;
   /** how long in-flight requests get to finish on stop(); default 10 s */
   drainMs?: number;
+  /** whole-response caching (the gateway); off when unset */
+  responseCache?: ResponseCacheOptions | undefined;
   /** slow-client limits; defaults: headers within 10 s, a whole request within 30 s, idle keep-alive 5 s */
   timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number };
 }
@@ -142,6 +145,9 @@ export async function startService<TContext extends BaseContext>(
     requireSecret,
     express.json({ limit: BODY_LIMIT }),
     rejectBatches,
+    ...(options.responseCache
+      ? [responseCache(options.responseCache, registry, registry.getSingleMetric('cryptoagg_graphql_request_duration_seconds') as Histogram<'operation' | 'outcome'>)]
+      : []),
     expressMiddleware(apollo, {
       // Apollo answers a failing context with a 500 but neither logs it nor passes it to plugins.
       context: async ({ req }) => {
