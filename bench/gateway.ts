@@ -41,6 +41,10 @@ interface Case {
   vary?: (i: number) => string;
 }
 
+/** The production secret: our gateway adds it itself, the peer forwards the client's, the subgraphs require it. */
+const SECRET = 'bench-subgraph-secret-0123456789';
+const HEADERS = { 'content-type': 'application/json', 'x-subgraph-secret': SECRET };
+
 const body = (operationName: string, variables: Record<string, unknown>) => JSON.stringify({ query: OPERATIONS, operationName, variables });
 
 function cases(): Case[] {
@@ -64,7 +68,7 @@ async function load(url: string, c: Case, seconds: number, overallRate?: number)
   const result = await autocannon({
     url,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: HEADERS,
     body: c.body,
     connections: 16,
     duration: seconds,
@@ -106,15 +110,24 @@ async function peerGateway(stack: Stack, scratch: string): Promise<{ url: string
   if (composed.errors) throw new Error(composed.errors.map((e) => e.message).join('\n'));
   const file = path.join(scratch, 'supergraph.graphql');
   writeFileSync(file, composed.supergraphSdl);
+  // The subgraphs run as in production: they answer only requests carrying the shared secret.
+  writeFileSync(
+    path.join(scratch, 'gateway.config.mjs'),
+    `export const gatewayConfig = { propagateHeaders: { fromClientToSubgraphs: ({ request }) => ({ 'x-subgraph-secret': request.headers.get('x-subgraph-secret') }) } };\n`,
+  );
   const port = await freePort();
   const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/hive-gateway'), ['supergraph', file, '--host', '127.0.0.1', '--port', String(port)], {
+    cwd: scratch,
     stdio: 'ignore',
     env: { PATH: process.env.PATH, NODE_ENV: 'production' },
   });
   const url = `http://127.0.0.1:${port}/graphql`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const ok = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body('FetchStatus', {}) }).then((r) => r.ok, () => false);
+    const ok = await fetch(url, { method: 'POST', headers: HEADERS, body: body('FetchStatus', {}) }).then(
+      async (r) => r.ok && !JSON.stringify(await r.json()).includes('errors'),
+      () => false,
+    );
     if (ok) return { url, process: child };
     if (Date.now() > deadline) throw new Error('hive-gateway did not start');
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -137,7 +150,7 @@ async function seedHistory(databaseUrl: string): Promise<void> {
 }
 
 async function bytesOf(url: string, c: Case): Promise<string> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: c.body });
+  const response = await fetch(url, { method: 'POST', headers: HEADERS, body: c.body });
   return response.text();
 }
 
@@ -154,10 +167,10 @@ export async function gatewayBench({ seconds = 8, adminDatabaseUrl }: { seconds?
   const scratch = mkdtempSync(path.join(tmpdir(), 'cryptoagg-bench-gw-'));
   const runs: Run[] = [];
   const record = (target: string, c: Case, r: Omit<Run, 'target' | 'case'>) => runs.push({ target, case: c.name, ...r });
-  const ours = await startStack({ adminDatabaseUrl, env: { NODE_ENV: 'development', SUBGRAPH_SECRET: '' } });
+  const ours = await startStack({ adminDatabaseUrl });
   try {
     await seedHistory(ours.databaseUrl);
-    const stock = await startStack({ adminDatabaseUrl, cache: false, env: { CACHE_ENABLED: 'false', RESPONSE_CACHE_TTL_MS: '0', NODE_ENV: 'development', SUBGRAPH_SECRET: '' } });
+    const stock = await startStack({ adminDatabaseUrl, cache: false, env: { CACHE_ENABLED: 'false', RESPONSE_CACHE_TTL_MS: '0' } });
     try {
       await seedHistory(stock.databaseUrl);
       const peer = await peerGateway(ours, scratch);
@@ -185,8 +198,15 @@ export async function gatewayBench({ seconds = 8, adminDatabaseUrl }: { seconds?
         const max = runs.find((r) => r.target === 'ours' && r.case === markets.name)!.rps;
         const half = await load(oursUrl, markets, seconds, Math.max(1, Math.floor(max / 2)));
 
-        // Federation overhead: a query the prices subgraph answers alone, sent to it directly and through the gateway.
-        const entity: Case = { name: 'prices-only', body: JSON.stringify({ query: '{ markets(first: 100) { totalCount edges { node { id quote { price marketCap } } } } }' }) };
+        // Federation overhead: a query the prices subgraph answers alone, sent to it directly and through the
+        // gateway. A nonce variable (unused by the query) makes every request miss the gateway's response cache,
+        // so this measures the federation path itself; the subgraph's own cache is warm in both cases.
+        const entityQuery = '{ markets(first: 100) { totalCount edges { node { id quote { price marketCap } } } } }';
+        const entity: Case = {
+          name: 'prices-only',
+          body: JSON.stringify({ query: entityQuery }),
+          vary: (i) => JSON.stringify({ query: entityQuery, variables: { nonce: `${i}-${Date.now()}` } }),
+        };
         await load(`${ours.pricesUrl}/graphql`, entity, 1);
         const direct = await load(`${ours.pricesUrl}/graphql`, entity, seconds);
         const viaGateway = await load(oursUrl, entity, seconds);

@@ -6,9 +6,13 @@ import { GraphQLScalarType, Kind } from 'graphql';
  * gets BAD_USER_INPUT with a message naming the argument, whether it came as a
  * variable or a literal, directly or through the gateway.
  */
+const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 export const DateTimeScalar = new GraphQLScalarType<string | null, string>({
   name: 'DateTime',
   serialize(value) {
+    // Cached rows carry dates already in this exact form: pass them through without re-parsing.
+    if (typeof value === 'string' && CANONICAL.test(value)) return value;
     const date = value instanceof Date ? value : new Date(String(value));
     if (Number.isNaN(date.getTime())) throw new TypeError(`DateTime cannot represent ${String(value)}`);
     return date.toISOString();

@@ -20,14 +20,17 @@ interface Body {
  * Whole-response caching at the gateway: a successful answer (HTTP 200, no
  * GraphQL errors) to a POSTed query is kept for `ttlMs`, keyed by the query,
  * operation name and variables, and concurrent identical requests wait for one
- * execution. A short TTL keeps the contract's freshness (the subgraphs
+ * execution. Once older than `ttlMs` the next request refreshes it while the
+ * others keep getting the stale copy (for at most another `ttlMs`), so a hot
+ * query never makes every client wait at expiry. A short TTL keeps the contract's freshness (the subgraphs
  * invalidate their caches on each fetcher run; this one simply expires) while
  * a hot query costs one execution per TTL instead of one per request.
  * Mutations are never cached (the API has none, and a document with one is
  * passed through).
  */
 export function responseCache(options: ResponseCacheOptions, registry: Registry, duration: Histogram<'operation' | 'outcome'>): RequestHandler {
-  const entries = new LRUCache<string, Buffer>({ max: options.maxEntries ?? 1_000, ttl: options.ttlMs });
+  // Entries live twice the TTL: in the second half they are stale, served while one request refreshes them.
+  const entries = new LRUCache<string, { bytes: Buffer; storedAt: number }>({ max: options.maxEntries ?? 1_000, ttl: options.ttlMs * 2 });
   const pending = new Map<string, Promise<Buffer | undefined>>();
   const counter =
     (registry.getSingleMetric('cryptoagg_cache_requests_total') as Counter<'result'> | undefined) ??
@@ -56,13 +59,14 @@ export function responseCache(options: ResponseCacheOptions, registry: Registry,
       duration.observe({ operation: operationLabel(typeof body.operationName === 'string' ? body.operationName : null), outcome: 'success' }, (performance.now() - started) / 1000);
 
     const cached = entries.get(key);
-    if (cached) {
+    const inFlight = pending.get(key);
+    // Fresh, or stale while another request is already refreshing it: answer from memory.
+    if (cached && (performance.now() - cached.storedAt <= options.ttlMs || inFlight)) {
       counter.inc({ result: 'hit' });
-      send(res, cached);
+      send(res, cached.bytes);
       observe();
       return;
     }
-    const inFlight = pending.get(key);
     if (inFlight) {
       void inFlight.then((bytes) => {
         if (!bytes) return next();
@@ -87,7 +91,7 @@ export function responseCache(options: ResponseCacheOptions, registry: Registry,
         const candidate = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
         if (candidate.subarray(0, 8).toString() === '{"data":' && !candidate.includes('"errors":')) bytes = candidate;
       }
-      if (bytes) entries.set(key, bytes);
+      if (bytes) entries.set(key, { bytes, storedAt: performance.now() });
       finish(bytes);
       return end(chunk, ...rest);
     }) as Response['end'];
