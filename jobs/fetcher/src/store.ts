@@ -170,24 +170,27 @@ export async function writeRun(db: Knex, run: RunWrite): Promise<{ snapshotsInse
         [JSON.stringify(run.metadata.map((m) => ({ ...m, genesis_date: m.genesisDate })))],
       );
     }
-    const arrays = quoteArrays(run.quotes);
-    const inserted = await trx.raw<{ rowCount: number }>(
-      `insert into quote_snapshots (${QUOTE_COLUMN_LIST}) select * from ${QUOTE_ARRAYS} on conflict do nothing`,
-      arrays,
-    );
+    // One statement feeds both tables from one set of column arrays: node-postgres serialises and the
+    // server parses the twelve arrays once, not twice (writeRun ~23% faster, bench/RESULTS.md).
     // A run may carry an older snapshot than one already stored (two runs racing): latest only moves forward.
-    await trx.raw(
-      `insert into latest_quotes (${QUOTE_COLUMN_LIST}) select * from ${QUOTE_ARRAYS}
-       on conflict (coin_id, currency) do update set
-         last_updated = excluded.last_updated, fetched_at = excluded.fetched_at, price = excluded.price,
-         market_cap = excluded.market_cap, total_volume = excluded.total_volume, high_24h = excluded.high_24h,
-         low_24h = excluded.low_24h, price_change_24h = excluded.price_change_24h,
-         price_change_percentage_24h = excluded.price_change_percentage_24h,
-         circulating_supply = excluded.circulating_supply
-       where excluded.last_updated > latest_quotes.last_updated`,
-      arrays,
+    const { rows } = await trx.raw<{ rows: { inserted: number }[] }>(
+      `with q as materialized (select * from ${QUOTE_ARRAYS}),
+       snapshots as (
+         insert into quote_snapshots (${QUOTE_COLUMN_LIST}) select * from q on conflict do nothing returning 1),
+       latest as (
+         insert into latest_quotes (${QUOTE_COLUMN_LIST}) select * from q
+         on conflict (coin_id, currency) do update set
+           last_updated = excluded.last_updated, fetched_at = excluded.fetched_at, price = excluded.price,
+           market_cap = excluded.market_cap, total_volume = excluded.total_volume, high_24h = excluded.high_24h,
+           low_24h = excluded.low_24h, price_change_24h = excluded.price_change_24h,
+           price_change_percentage_24h = excluded.price_change_percentage_24h,
+           circulating_supply = excluded.circulating_supply
+         where excluded.last_updated > latest_quotes.last_updated
+         returning 1)
+       select (select count(*) from snapshots)::int as inserted, (select count(*) from latest)::int as latest`,
+      quoteArrays(run.quotes),
     );
-    const snapshotsInserted = inserted.rowCount;
+    const snapshotsInserted = rows[0]?.inserted ?? 0;
     const coinsUpdated = new Set(run.quotes.map((q) => q.coin_id)).size;
     await trx('fetch_runs')
       .where({ id: run.runId })
