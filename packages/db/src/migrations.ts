@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as initial from '../migrations/20261126000000_initial.js';
+import * as latestQuotesWithoutFk from '../migrations/20261126120000_latest_quotes_without_fk.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -12,6 +13,7 @@ interface Migration {
  */
 const MIGRATIONS: Record<string, Migration> = {
   '20261126000000_initial': initial,
+  '20261126120000_latest_quotes_without_fk': latestQuotesWithoutFk,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
