@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from '@cryptoagg/db';
 import { gatewayBench, type GatewayBenchResult } from './gateway.js';
@@ -17,15 +17,21 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 6);
 const started = Date.now();
 const log = (message: string) => process.stderr.write(`[bench ${Math.round((Date.now() - started) / 1000)}s] ${message}\n`);
 
-log('gateway load (ours, floor, peer, stock)');
-const gateway = await gatewayBench({ seconds, adminDatabaseUrl });
-await writeResult('gateway', gateway);
-log('ingest (fetcher store against COPY)');
-const ingest = await ingestBenchmark({ adminDatabaseUrl });
-await writeResult('ingest', ingest);
-log('history at scale');
-const history = await historyBenchmark({ adminDatabaseUrl });
-await writeResult('history', history);
+// `npm run bench -- --report` only renders bench/RESULTS.md again from the JSON of the last run.
+const reportOnly = process.argv.includes('--report');
+const saved = async <T>(name: string): Promise<T> => JSON.parse(await readFile(path.join(REPO_ROOT, 'bench', 'results', `${name}.json`), 'utf8')) as T;
+
+async function measure<T>(name: string, what: string, run: () => Promise<T>): Promise<T> {
+  if (reportOnly) return saved<T>(name);
+  log(what);
+  const result = await run();
+  await writeResult(name, result);
+  return result;
+}
+
+const gateway = await measure('gateway', 'gateway load (ours, floor, peer, stock)', () => gatewayBench({ seconds, adminDatabaseUrl }));
+const ingest = await measure('ingest', 'ingest (fetcher store against COPY)', () => ingestBenchmark({ adminDatabaseUrl }));
+const history = await measure('history', 'history at scale', () => historyBenchmark({ adminDatabaseUrl }));
 log('done');
 
 const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: digits }) : 'n/a');
@@ -92,7 +98,7 @@ function historySection(h: HistoryResult): string {
     ...rows,
     '',
     `- ${h.target.description}: ${yes(h.target.met)}${h.target.missed.length ? ` (missed: ${h.target.missed.join('; ')})` : ''}.`,
-    `- Query plans: \`${path.relative(REPO_ROOT, h.plansFile)}\`.`,
+    `- Query plans: \`${path.isAbsolute(h.plansFile) ? path.relative(REPO_ROOT, h.plansFile) : h.plansFile}\`.`,
   ].join('\n');
 }
 
@@ -100,7 +106,7 @@ const m = machine();
 const report = [
   '# Benchmark results',
   '',
-  `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, ${m.platform}, PostgreSQL ${ingest.machine.postgres.version ?? ''} (${ingest.machine.database}). Everything runs on this one machine, load generator included: the numbers are ratios measured side by side in one run, not absolute capacity. Raw data: \`bench/results/*.json\`.`,
+  `Measured by \`npm run bench\` on ${ingest.startedAt.slice(0, 10)}: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, ${m.platform}, PostgreSQL ${ingest.machine.postgres.version ?? ''} (${ingest.machine.database}). Everything runs on this one machine, load generator included: the numbers are ratios measured side by side in one run, not absolute capacity. Raw data: \`bench/results/*.json\`.`,
   '',
   gatewaySection(gateway),
   '',
@@ -108,6 +114,8 @@ const report = [
   '',
   historySection(history),
   '',
+  // The analysis is written by hand (what profiles showed, what changed, what is still missing): kept with the numbers.
+  await readFile(path.join(REPO_ROOT, 'bench', 'findings.md'), 'utf8'),
 ].join('\n');
 await writeFile(path.join(REPO_ROOT, 'bench', 'RESULTS.md'), report);
 log(`wrote bench/RESULTS.md in ${Math.round((Date.now() - started) / 1000)} s`);
