@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { coinsConfigSchema, startCoinsSubgraph } from '@cryptoagg/coins';
@@ -9,6 +8,7 @@ import { REPO_ROOT, startEmbeddedPostgres } from '@cryptoagg/db';
 import { startFakeCoinGecko } from '@cryptoagg/fake-coingecko';
 import { gatewayConfigSchema, startGateway } from '@cryptoagg/gateway';
 import { pricesConfigSchema, startPricesSubgraph } from '@cryptoagg/prices';
+import { freePort } from '@cryptoagg/testing';
 import { Kind, parse } from 'graphql';
 import type { z } from 'zod';
 import { readOperations } from './schema.js';
@@ -90,18 +90,6 @@ function emptyParts(data: Record<string, unknown>): string[] {
     walk(value, key);
   }
   return found;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 /** One `npm run fetch`, exactly as the CronJob runs it (a process of its own, through tsx). */
