@@ -1,17 +1,10 @@
-import type { Cache } from '@cryptoagg/cache';
-import type { Knex } from '@cryptoagg/db';
-import { batchSizeHistogram, type DataVersion } from '@cryptoagg/graphql';
-import type { Registry } from 'prom-client';
+import { batchSizeHistogram, type SubgraphServices } from '@cryptoagg/graphql';
 import DataLoader from 'dataloader';
 import { latestQuotes } from './data.js';
 import type { QuoteModel } from './models.js';
 
-export interface Services {
-  db: Knex;
-  cache: Cache;
-  version: DataVersion;
-  registry: Registry;
-}
+/** What a request needs of the subgraph's wiring (packages/graphql/src/subgraph.ts). */
+export type Services = Pick<SubgraphServices, 'db' | 'cache' | 'version' | 'registry'>;
 
 export interface Context {
   services: Services;
