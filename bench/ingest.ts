@@ -7,7 +7,7 @@ import { startFakeCoinGecko } from '@cryptoagg/fake-coingecko';
 import { freePort, startScript, type RunningProcess } from '@cryptoagg/testing';
 import pg from 'pg';
 import { fetcherConfigSchema } from '../jobs/fetcher/src/config.js';
-import { runFetch } from '../jobs/fetcher/src/run.js';
+import { coinFromItem, quoteFromItem, runFetch } from '../jobs/fetcher/src/run.js';
 import { ensurePartitions, startRun, writeRun, type CoinUpsert, type RunWrite } from '../jobs/fetcher/src/store.js';
 import { marketItemSchema } from '../jobs/fetcher/src/upstream/schemas.js';
 import { privateDatabase, serverInfo } from './lib/database.js';
@@ -141,21 +141,8 @@ function buildRows(markets: (currency: string) => unknown[], currencies: string[
       if (!parsed.success || seen.has(parsed.data.id) || seen.size >= maxCoins) continue;
       const item = parsed.data;
       seen.add(item.id);
-      if (!coins.has(item.id)) coins.set(item.id, { id: item.id, symbol: item.symbol, name: item.name, image: item.image, market_cap_rank: item.market_cap_rank });
-      quotes.push({
-        coin_id: item.id,
-        currency,
-        last_updated: new Date(item.last_updated),
-        fetched_at: fetchedAt,
-        price: item.current_price,
-        market_cap: item.market_cap,
-        total_volume: item.total_volume,
-        high_24h: item.high_24h,
-        low_24h: item.low_24h,
-        price_change_24h: item.price_change_24h,
-        price_change_percentage_24h: item.price_change_percentage_24h,
-        circulating_supply: item.circulating_supply,
-      });
+      if (!coins.has(item.id)) coins.set(item.id, coinFromItem(item));
+      quotes.push(quoteFromItem(item, currency, fetchedAt));
     }
   }
   return { coins: [...coins.values()], quotes };

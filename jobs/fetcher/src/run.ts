@@ -14,7 +14,7 @@ import {
   type RunCounts,
 } from './store.js';
 import { createUpstream, UpstreamError, type Upstream } from './upstream/client.js';
-import { coinDetailSchema, describeIssues, marketItemSchema, type CoinMetadata } from './upstream/schemas.js';
+import { coinDetailSchema, describeIssues, marketItemSchema, type CoinMetadata, type MarketItem } from './upstream/schemas.js';
 
 const PAGE_SIZE = 250;
 /** Skipped items are logged one by one up to this many per run, then only counted. */
@@ -64,6 +64,31 @@ class Tally {
   }
 }
 
+/** A validated market item as the coin row the run upserts. */
+export const coinFromItem = (item: MarketItem): CoinUpsert => ({
+  id: item.id,
+  symbol: item.symbol,
+  name: item.name,
+  image: item.image,
+  market_cap_rank: item.market_cap_rank,
+});
+
+/** A validated market item as the snapshot (and latest quote) the run stores: the upstream's numbers unchanged. */
+export const quoteFromItem = (item: MarketItem, currency: string, fetchedAt: Date): QuoteRow => ({
+  coin_id: item.id,
+  currency,
+  last_updated: new Date(item.last_updated),
+  fetched_at: fetchedAt,
+  price: item.current_price,
+  market_cap: item.market_cap,
+  total_volume: item.total_volume,
+  high_24h: item.high_24h,
+  low_24h: item.low_24h,
+  price_change_24h: item.price_change_24h,
+  price_change_percentage_24h: item.price_change_percentage_24h,
+  circulating_supply: item.circulating_supply,
+});
+
 async function fetchCurrency(upstream: Upstream, currency: string, maxCoins: number, tally: Tally) {
   const coins: CoinUpsert[] = [];
   const quotes: QuoteRow[] = [];
@@ -91,21 +116,8 @@ async function fetchCurrency(upstream: Upstream, currency: string, maxCoins: num
       // Ranks shift while we page, so an item can show up on two pages: keep the first.
       if (seen.has(item.id) || quotes.length >= maxCoins) continue;
       seen.add(item.id);
-      coins.push({ id: item.id, symbol: item.symbol, name: item.name, image: item.image, market_cap_rank: item.market_cap_rank });
-      quotes.push({
-        coin_id: item.id,
-        currency,
-        last_updated: new Date(item.last_updated),
-        fetched_at: fetchedAt,
-        price: item.current_price,
-        market_cap: item.market_cap,
-        total_volume: item.total_volume,
-        high_24h: item.high_24h,
-        low_24h: item.low_24h,
-        price_change_24h: item.price_change_24h,
-        price_change_percentage_24h: item.price_change_percentage_24h,
-        circulating_supply: item.circulating_supply,
-      });
+      coins.push(coinFromItem(item));
+      quotes.push(quoteFromItem(item, currency, fetchedAt));
     }
     if (data.length < PAGE_SIZE) break;
   }
