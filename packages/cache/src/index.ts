@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@cryptoagg/core';
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface CacheOptions {
   /** unset = in-process LRU (lru-cache) */
@@ -12,8 +13,14 @@ export interface CacheOptions {
   ttlSeconds: number;
   /** Redis command timeout; a slower answer counts as an error and the loader is used; default 250 */
   commandTimeoutMs?: number;
-  /** in-process LRU size; default 10_000 */
+  /** in-process LRU: at most this many entries; default 10_000 */
   maxEntries?: number;
+  /**
+   * in-process LRU: at most this many bytes, keys and JSON values counted at 2 bytes per UTF-16 unit plus a
+   * fixed cost per entry (the least recently used entries make room; a larger value is answered but not kept);
+   * default 64 MiB, an eighth of what a subgraph pod may use (384 MiB) next to Node, Apollo and the pools
+   */
+  maxBytes?: number;
   /** false: every lookup misses and nothing is stored (the "stock", uncached setup of the benchmarks) */
   enabled?: boolean;
   logger: Logger;
@@ -26,6 +33,15 @@ export interface CacheOptions {
  * misses alike, so a caller always sees the same shapes: a Date comes back as its ISO string,
  * `undefined` object fields disappear, and a loader result of `undefined` is returned but not stored.
  * `null` is a value like any other (negative caching): a miss is a missing key, never a stored `null`.
+ *
+ * Keys may carry client input of any length: a key longer than 200 characters (or one that is not
+ * well-formed UTF-16) is stored under a readable prefix and its SHA-256, in Redis and in memory alike,
+ * while loaders and results keep seeing the caller's own keys.
+ *
+ * Failure isolation: concurrent calls share loads in flight, but a call that joined another call's load
+ * never fails because of that other call's keys. When a shared load rejects, its originator gets the
+ * rejection; every call that joined it loads its own keys once more, with a load of its own, and gets
+ * that load's answer (or its rejection).
  */
 export interface Cache {
   /** cache-aside for one key; concurrent calls for the same key share one lookup and one load */
@@ -33,7 +49,8 @@ export interface Cache {
   /**
    * Batch cache-aside for DataLoader batch functions: one read for all keys, then one call of
    * `loadMissing` with the keys that missed (keys another call is already loading are shared, not
-   * loaded again). A key absent from the returned map is returned and cached as `null`.
+   * loaded again). A key absent from the returned map is returned and cached as `null`. Keys joined
+   * from a load that rejects are loaded again in one further call of this call's `loadMissing`.
    */
   getMany<T>(keys: string[], loadMissing: (missing: string[]) => Promise<Map<string, T>>, ttlSeconds?: number): Promise<(T | null)[]>;
   /** 'memory' without Redis; 'up' / 'down' with Redis ('down' until the first connection is ready) */
@@ -101,8 +118,61 @@ const noStore: Store = {
   close: () => Promise.resolve(),
 };
 
-function memoryStore(maxEntries: number, ttlSeconds: number): Store {
-  const lru = new LRUCache<string, string>({ max: maxEntries, ttl: ttlSeconds * 1000 });
+/** Longer keys are hashed: client input (a search term, an id) must not make Redis or memory keys unbounded. */
+export const MAX_KEY_LENGTH = 200;
+const HASH_MARK = '#sha256:';
+const READABLE_PREFIX = 64;
+// With the u flag a surrogate pair reads as one code point, so only unpaired halves match.
+const LONE_SURROGATE = /\p{Surrogate}/u;
+const LONE_SURROGATES = /\p{Surrogate}/gu;
+
+/**
+ * The key under which the store keeps `key`: the key itself when it is short and well-formed, else a
+ * readable prefix and the SHA-256 of the whole key. Keys holding the hash mark are hashed too, so a short
+ * key can never pose as the hashed form of a long one. The hash reads UTF-16 code units, so keys that
+ * differ only in unpaired surrogates (which UTF-8 would turn into the same U+FFFD) stay apart.
+ */
+export function storageKey(key: string): string {
+  if (key.length <= MAX_KEY_LENGTH && !LONE_SURROGATE.test(key) && !key.includes(HASH_MARK)) return key;
+  const readable = key.slice(0, READABLE_PREFIX).replace(LONE_SURROGATES, '\uFFFD');
+  return `${readable}${HASH_MARK}${createHash('sha256').update(key, 'utf16le').digest('hex')}`;
+}
+
+/** What an entry costs besides its characters: the LRU's slots, the string headers, the TTL timer. */
+const ENTRY_OVERHEAD_BYTES = 96;
+const DEFAULT_MEMORY_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Bytes held by the in-process stores of each registry, for `cryptoagg_cache_memory_bytes`. */
+const memorySizes = new WeakMap<Registry, Set<() => number>>();
+
+function memoryGauge(registry: Registry): Set<() => number> {
+  const known = memorySizes.get(registry);
+  if (known) return known;
+  const sizes = new Set<() => number>();
+  memorySizes.set(registry, sizes);
+  new Gauge({
+    name: 'cryptoagg_cache_memory_bytes',
+    help: 'Bytes held by the in-process cache (keys and JSON values at 2 bytes per UTF-16 unit plus a fixed cost per entry); 0 with Redis.',
+    registers: [registry],
+    collect() {
+      this.set([...sizes].reduce((total, size) => total + size(), 0));
+    },
+  });
+  return sizes;
+}
+
+function memoryStore(limits: { maxEntries: number; maxBytes: number }, ttlSeconds: number, sizes: Set<() => number>): Store {
+  const lru = new LRUCache<string, string>({
+    max: limits.maxEntries,
+    maxSize: limits.maxBytes,
+    // V8 keeps a string in one or two bytes per UTF-16 unit: count the worst case so the bound holds.
+    sizeCalculation: (json, key) => 2 * (key.length + json.length) + ENTRY_OVERHEAD_BYTES,
+    ttl: ttlSeconds * 1000,
+    // Expired entries leave memory when they expire, not only when they are next looked up or evicted.
+    ttlAutopurge: true,
+  });
+  const size = () => lru.calculatedSize;
+  sizes.add(size);
   return {
     read: (keys) => Promise.resolve(keys.map((key) => lru.get(key) ?? null)),
     write: (entries, ttl) => {
@@ -110,7 +180,11 @@ function memoryStore(maxEntries: number, ttlSeconds: number): Store {
       return Promise.resolve();
     },
     ping: () => Promise.resolve(true),
-    close: () => Promise.resolve(lru.clear()),
+    close: () => {
+      sizes.delete(size);
+      lru.clear();
+      return Promise.resolve();
+    },
   };
 }
 
@@ -202,12 +276,17 @@ export function createCache(options: CacheOptions): Cache {
   const requests = requestCounter(options.registry);
   const redisHealth = health(logger);
   const backend = options.enabled === false ? 'none' : redisUrl ? 'redis' : 'memory';
+  const memoryStores = memoryGauge(options.registry);
   const store = timed(
     backend === 'none'
       ? noStore
       : redisUrl
         ? redisStore(redisUrl, options.commandTimeoutMs ?? 250, redisHealth)
-        : memoryStore(options.maxEntries ?? 10_000, defaultTtl),
+        : memoryStore(
+            { maxEntries: options.maxEntries ?? 10_000, maxBytes: options.maxBytes ?? DEFAULT_MEMORY_MAX_BYTES },
+            defaultTtl,
+            memoryStores,
+          ),
     readDuration(options.registry),
     backend,
   );
@@ -226,7 +305,7 @@ export function createCache(options: CacheOptions): Cache {
   /** The raw entries for `keys`, or `undefined` when the store failed (counted as errors). */
   const read = async (keys: string[]): Promise<(string | null)[] | undefined> => {
     try {
-      const raws = await store.read(keys.map((key) => keyPrefix + key));
+      const raws = await store.read(keys.map((key) => keyPrefix + storageKey(key)));
       for (const raw of raws) requests.inc({ result: raw === null ? 'miss' : 'hit' });
       return raws;
     } catch {
@@ -238,52 +317,75 @@ export function createCache(options: CacheOptions): Cache {
   const write = (entries: [string, string][], ttl: number): void => {
     if (entries.length === 0) return;
     // Fire and forget: a failed write only costs a future miss, and health already logged it.
-    store.write(entries.map(([key, json]) => [keyPrefix + key, json]), ttl).catch(() => undefined);
+    store.write(entries.map(([key, json]) => [keyPrefix + storageKey(key), json]), ttl).catch(() => undefined);
   };
+
+  /** One key's own cache-aside: read, else load and write back; shared with calls that come meanwhile. */
+  const lookUp = <T>(key: string, load: () => Promise<T>, ttl: number): Promise<T> =>
+    share(
+      key,
+      (async () => {
+        const raws = await read([key]);
+        const raw = raws?.[0];
+        if (typeof raw === 'string') return JSON.parse(raw) as T;
+        const value = await load();
+        const json = JSON.stringify(value) as string | undefined;
+        if (json === undefined) return value;
+        // Only when Redis answered the read: writing to a Redis that just failed would fail too.
+        if (raws) write([[key, json]], ttl);
+        return JSON.parse(json) as T;
+      })(),
+    );
 
   return {
     get<T>(key: string, load: () => Promise<T>, ttl = defaultTtl): Promise<T> {
-      const pending = inflight.get(key);
-      if (pending) return pending as Promise<T>;
-      return share(
-        key,
-        (async () => {
-          const raws = await read([key]);
-          const raw = raws?.[0];
-          if (typeof raw === 'string') return JSON.parse(raw) as T;
-          const value = await load();
-          const json = JSON.stringify(value) as string | undefined;
-          if (json === undefined) return value;
-          // Only when Redis answered the read: writing to a Redis that just failed would fail too.
-          if (raws) write([[key, json]], ttl);
-          return JSON.parse(json) as T;
-        })(),
-      );
+      const pending = inflight.get(key) as Promise<T> | undefined;
+      if (!pending) return lookUp(key, load, ttl);
+      // The shared load may be another call's batch that failed for its own keys: ours gets one load of its own.
+      return pending.catch(() => lookUp(key, load, ttl));
     },
 
     async getMany<T>(keys: string[], loadMissing: (missing: string[]) => Promise<Map<string, T>>, ttl = defaultTtl): Promise<(T | null)[]> {
       const unique = [...new Set(keys)];
       const raws = await read(unique);
-      const values = new Map<string, Promise<T | null>>();
+      const values = new Map<string, T | null>();
+      const joined = new Map<string, Promise<T | null>>();
       const missing: string[] = [];
       unique.forEach((key, i) => {
         const raw = raws?.[i];
-        const pending = inflight.get(key);
-        if (typeof raw === 'string') values.set(key, Promise.resolve(JSON.parse(raw) as T | null));
-        else if (pending) values.set(key, pending as Promise<T | null>);
+        const pending = inflight.get(key) as Promise<T | null> | undefined;
+        if (typeof raw === 'string') values.set(key, JSON.parse(raw) as T | null);
+        else if (pending) joined.set(key, pending);
         else missing.push(key);
       });
-      if (missing.length > 0) {
-        const loaded = loadMissing(missing).then((found) => {
-          const entries = missing.map((key): [string, string] => [key, JSON.stringify(found.get(key) ?? null)]);
+
+      /** One call of `loadMissing` for `own`, written back and shared key by key with calls that come meanwhile. */
+      const loadOwn = (own: string[]): Promise<(T | null)[]> => {
+        const loaded = loadMissing(own).then((found) => {
+          const entries = own.map((key): [string, string] => [key, JSON.stringify(found.get(key) ?? null)]);
           if (raws) write(entries, ttl);
           return new Map(entries.map(([key, json]) => [key, JSON.parse(json) as T | null]));
         });
-        for (const key of missing) values.set(key, share(key, loaded.then((found) => found.get(key) ?? null)));
+        return Promise.all(own.map((key) => share(key, loaded.then((found) => found.get(key) ?? null))));
+      };
+
+      const [own, shared] = await Promise.all([
+        missing.length > 0 ? loadOwn(missing) : Promise.resolve([]),
+        Promise.allSettled(joined.values()),
+      ]);
+      missing.forEach((key, i) => values.set(key, own[i] ?? null));
+      const failed: string[] = [];
+      [...joined.keys()].forEach((key, i) => {
+        const outcome = shared[i];
+        if (outcome?.status === 'fulfilled') values.set(key, outcome.value);
+        else failed.push(key);
+      });
+      // A joined load rejected, perhaps for another call's keys: load ours once more, on our own.
+      if (failed.length > 0) {
+        const retried = await loadOwn(failed);
+        failed.forEach((key, i) => values.set(key, retried[i] ?? null));
       }
-      const settled = await Promise.all(unique.map((key) => values.get(key) ?? Promise.resolve(null)));
-      const byKey = new Map(unique.map((key, i) => [key, settled[i] ?? null]));
-      return keys.map((key) => byKey.get(key) ?? null);
+      return keys.map((key) => values.get(key) ?? null);
     },
 
     status: () => (redisUrl ? (redisHealth.state() === 'up' ? 'up' : 'down') : 'memory'),
