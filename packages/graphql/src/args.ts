@@ -1,4 +1,5 @@
-import { badInput } from './errors.js';
+import { badInput, characterCount, quoted } from './errors.js';
+import { storableText } from './input.js';
 
 export const MAX_PAGE_SIZE = 250;
 
@@ -18,7 +19,7 @@ export function quoteCurrency(currency: string | null | undefined, configured: r
   if (currency === null || currency === undefined) return fallback;
   const normalised = currency.trim().toLowerCase();
   if (!configured.includes(normalised)) {
-    throw badInput(argument, `unknown currency "${currency}"; allowed: ${configured.join(', ')}`);
+    throw badInput(argument, `unknown currency ${quoted(currency)}; allowed: ${configured.join(', ')}`);
   }
   return normalised;
 }
@@ -30,7 +31,22 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-
 export function parseDateTime(argument: string, value: string): Date {
   const date = ISO_DATE_TIME.test(value) ? new Date(value) : new Date(Number.NaN);
   if (Number.isNaN(date.getTime())) {
-    throw badInput(argument, `must be an ISO-8601 date-time with an offset, like 2026-11-26T09:25:00Z; got "${value}"`);
+    throw badInput(argument, `must be an ISO-8601 date-time with an offset, like 2026-11-26T09:25:00Z; got ${quoted(value)}`);
   }
   return date;
+}
+
+/**
+ * A free-text argument that reaches SQL (compared, not stored): trimmed, null when empty, refused
+ * when PostgreSQL could not take it or when longer than `maxLength` characters.
+ */
+export function textArgument(argument: string, value: string | null | undefined, maxLength: number): string | null {
+  const text = value?.trim() || null;
+  if (text === null) return null;
+  if (!storableText(text)) throw badInput(argument, 'must not contain NUL characters or unpaired surrogates');
+  const length = characterCount(text);
+  if (length > maxLength) {
+    throw badInput(argument, `must be at most ${maxLength.toLocaleString('en')} characters, got ${length.toLocaleString('en')}`);
+  }
+  return text;
 }

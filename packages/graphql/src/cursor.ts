@@ -1,4 +1,5 @@
 import { badInput } from './errors.js';
+import { isInt4, possibleId } from './input.js';
 
 /** Position of an item in the (market_cap_rank nulls last, id) order every listing uses. */
 export interface Position {
@@ -15,13 +16,10 @@ export function decodeCursor(cursor: string | null | undefined): Position | unde
   if (cursor === null || cursor === undefined) return undefined;
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      (value[0] === null || Number.isInteger(value[0])) &&
-      typeof value[1] === 'string'
-    ) {
-      return { rank: value[0] as number | null, id: value[1] };
+    if (Array.isArray(value) && value.length === 2) {
+      const [rank, id] = value as unknown[];
+      // Positions outside what the columns hold came from no page of ours: refused, not sent to SQL.
+      if ((rank === null || (typeof rank === 'number' && isInt4(rank))) && possibleId(id)) return { rank, id };
     }
   } catch {
     // fall through to the error below

@@ -1,4 +1,4 @@
-import { batchSizeHistogram, type SubgraphServices } from '@cryptoagg/graphql';
+import { batchSizeHistogram, possibleId, type SubgraphServices } from '@cryptoagg/graphql';
 import DataLoader from 'dataloader';
 import { coinsByIds } from './data.js';
 import type { CoinModel } from './models.js';
@@ -16,20 +16,26 @@ export interface Context {
 /**
  * One per request. The loader answers N entity lookups (Query.coin, the
  * gateway's _entities for a page of markets) with one cache MGET and at most
- * one SQL query for the ids the cache did not have.
+ * one SQL query for the ids the cache did not have. An id no coin can have (NUL, an unpaired
+ * surrogate, over 200 characters) is null at once: sent along, it would fail the batch's one query
+ * for every id in it, and every request sharing that lookup.
  */
 export function createContext(services: Services): Context {
   const keyPrefix = `v${services.version.current()}:`;
   const batchSizes = batchSizeHistogram(services.registry);
-  const coinById = new DataLoader<string, CoinModel | null>((ids) => {
+  const coinById = new DataLoader<string, CoinModel | null>(async (ids) => {
     batchSizes.observe({ loader: 'coin' }, ids.length);
-    return services.cache.getMany<CoinModel>(
-      ids.map((id) => `${keyPrefix}coin:${id}`),
+    const possible = ids.filter(possibleId);
+    if (possible.length === 0) return ids.map(() => null);
+    const found = await services.cache.getMany<CoinModel>(
+      possible.map((id) => `${keyPrefix}coin:${id}`),
       async (missing) => {
         const rows = await coinsByIds(services.db, missing.map((key) => key.slice(`${keyPrefix}coin:`.length)));
         return new Map(rows.map((row) => [`${keyPrefix}coin:${row.id}`, row]));
       },
     );
+    const byId = new Map(possible.map((id, i) => [id, found[i] ?? null]));
+    return ids.map((id) => byId.get(id) ?? null);
   });
   return { services, keyPrefix, coinById };
 }

@@ -1,4 +1,4 @@
-import { batchSizeHistogram, type SubgraphServices } from '@cryptoagg/graphql';
+import { batchSizeHistogram, possibleId, type SubgraphServices } from '@cryptoagg/graphql';
 import DataLoader from 'dataloader';
 import { latestQuotes } from './data.js';
 import type { QuoteModel } from './models.js';
@@ -19,7 +19,8 @@ export const quoteKey = (currency: string, coinId: string) => `${currency}:${coi
 
 /**
  * One per request. The quote loader turns the N `quote` fields of a page into
- * one cache MGET per currency and at most one SQL query for what it missed.
+ * one cache MGET per currency and at most one SQL query for what it missed. A coin id the
+ * database cannot hold has no quote: null at once, never part of a shared query it would fail.
  */
 export function createContext(services: Services, currencies: readonly string[]): Context {
   const keyPrefix = `v${services.version.current()}:`;
@@ -28,8 +29,9 @@ export function createContext(services: Services, currencies: readonly string[])
     batchSizes.observe({ loader: 'quote' }, keys.length);
     const byCurrency = new Map<string, string[]>();
     for (const key of keys) {
-      const [currency = '', ...id] = key.split(':');
-      byCurrency.set(currency, [...(byCurrency.get(currency) ?? []), id.join(':')]);
+      const [currency = '', ...rest] = key.split(':');
+      const id = rest.join(':');
+      if (possibleId(id)) byCurrency.set(currency, [...(byCurrency.get(currency) ?? []), id]);
     }
     const found = new Map<string, QuoteModel | null>();
     await Promise.all(

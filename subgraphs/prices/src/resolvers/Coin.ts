@@ -1,4 +1,4 @@
-import { badInput, parseDateTime, quoteCurrency } from '@cryptoagg/graphql';
+import { badInput, parseDateTime, possibleId, quoteCurrency } from '@cryptoagg/graphql';
 import type { CoinResolvers } from '../__generated__/resolvers-types.js';
 import { quoteKey } from '../context.js';
 import { historyPoints } from '../data.js';
@@ -7,8 +7,9 @@ import type { HistoryPointModel } from '../models.js';
 export const MAX_HISTORY_POINTS = 10_000;
 
 export const Coin: CoinResolvers = {
-  // Any id is a valid reference: quote and history answer null / [] for coins without data.
-  __resolveReference: ({ id }) => ({ id }),
+  // Any id is a valid reference: quote and history answer null / [] for coins without data. Not
+  // an id at all (a representation sent straight to the subgraph may carry any JSON) is no coin.
+  __resolveReference: ({ id }: { id: unknown }) => (typeof id === 'string' ? { id } : null),
 
   quote: ({ id }, { currency }, context) => context.quote.load(quoteKey(quoteCurrency(currency, context.currencies), id)),
 
@@ -18,6 +19,8 @@ export const Coin: CoinResolvers = {
     const to = parseDateTime('to', args.to);
     if (from > to) throw badInput('from', `must not be after to (from ${from.toISOString()}, to ${to.toISOString()})`);
     const interval = args.interval ?? 'RAW';
+    // No coin has an id the database cannot hold (a reference sent straight to this subgraph can carry one).
+    if (!possibleId(id)) return [];
     const key = `${context.keyPrefix}history:${JSON.stringify([id, currency, from.toISOString(), to.toISOString(), interval])}`;
     const points = await context.services.cache.get<HistoryPointModel[]>(key, () =>
       historyPoints(context.services.db, { coinId: id, currency, from, to, interval }, MAX_HISTORY_POINTS + 1),

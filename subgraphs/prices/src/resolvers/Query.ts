@@ -9,7 +9,8 @@ export const Query: QueryResolvers = {
     const code = quoteCurrency(currency, context.currencies);
     const size = pageSize(first);
     const position = decodeCursor(after);
-    const key = `${context.keyPrefix}markets:${JSON.stringify([code, size, after ?? null])}`;
+    // Keyed by the decoded position: bounded (a cursor's id is at most 200 characters), whatever the client sent.
+    const key = `${context.keyPrefix}markets:${JSON.stringify([code, size, position ? [position.rank, position.id] : null])}`;
     const page = await context.services.cache.get<MarketPage>(key, () => marketsPage(context.services.db, code, size, position));
     const edges = page.rows.map((row) => {
       // The page already holds each coin's quote in this currency: Coin.quote needs no second lookup.
