@@ -16,12 +16,16 @@ export const fetcherConfigSchema = z
     FETCH_REQUEST_TIMEOUT_MS: env.int(15_000, 100, 120_000),
     FETCH_RETRY_BASE_MS: env.int(1_000, 1, 60_000),
     FETCH_RETRIES: env.int(5, 0, 20),
+    // The deadline counts from the moment the run holds the lock; waiting for another run's lock has its own bound.
     FETCH_DEADLINE_SECONDS: env.int(240, 1, 3_600),
+    FETCH_LOCK_WAIT_SECONDS: env.int(240, 1, 3_600),
     // Applies pending migrations before the run (idempotent). Kubernetes runs migrations as a hook Job and sets it to false.
     MIGRATE_ON_START: z.enum(['true', 'false']).default('true'),
     LOG_LEVEL: env.logLevel,
     NODE_ENV: env.nodeEnv,
   })
+  // An image has no embedded PostgreSQL (a dev dependency): say what is missing instead of failing on a module.
+  .refine((e) => e.NODE_ENV !== 'production' || e.DATABASE_URL !== undefined, { path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' })
   .transform((e) => ({
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
@@ -37,6 +41,7 @@ export const fetcherConfigSchema = z
     retryBaseMs: e.FETCH_RETRY_BASE_MS,
     retries: e.FETCH_RETRIES,
     deadlineMs: e.FETCH_DEADLINE_SECONDS * 1_000,
+    lockWaitMs: e.FETCH_LOCK_WAIT_SECONDS * 1_000,
     migrateOnStart: e.MIGRATE_ON_START === 'true',
     logLevel: e.LOG_LEVEL,
   }));

@@ -1,4 +1,4 @@
-import type { Logger } from '@cryptoagg/core';
+import { redactUrls, type Logger } from '@cryptoagg/core';
 import type { Knex, QuoteRow } from '@cryptoagg/db';
 import type { FetcherConfig } from './config.js';
 import { bumpDataVersion } from './signal.js';
@@ -8,17 +8,22 @@ import {
   failAbandonedRuns,
   failRun,
   pickMetadataCandidates,
+  recordMetadataFailures,
   startRun,
   writeRun,
   type CoinUpsert,
   type RunCounts,
+  type RunLock,
 } from './store.js';
 import { createUpstream, UpstreamError, type Upstream } from './upstream/client.js';
 import { coinDetailSchema, describeIssues, marketItemSchema, type CoinMetadata, type MarketItem } from './upstream/schemas.js';
+import { snapshotWindow } from './window.js';
 
 const PAGE_SIZE = 250;
 /** Skipped items are logged one by one up to this many per run, then only counted. */
 const MAX_SKIP_LOGS = 20;
+/** A skipped item's id can be anything the upstream sent: logs quote only its start. */
+const MAX_LOGGED_ID = 64;
 
 export interface RunResult {
   runId: number;
@@ -59,7 +64,10 @@ class Tally {
   constructor(private readonly logger: Logger) {}
 
   skip(what: string, id: unknown, reason: string): void {
-    if (this.logged < MAX_SKIP_LOGS) this.logger.warn({ id, reason }, `skipped ${what}`);
+    if (this.logged < MAX_SKIP_LOGS) {
+      const shown = typeof id === 'string' && id.length > MAX_LOGGED_ID ? `${id.slice(0, MAX_LOGGED_ID)}... (${id.length} characters)` : id;
+      this.logger.warn({ id: shown, reason }, `skipped ${what}`);
+    }
     this.logged += 1;
   }
 }
@@ -89,11 +97,17 @@ export const quoteFromItem = (item: MarketItem, currency: string, fetchedAt: Dat
   circulating_supply: item.circulating_supply,
 });
 
+/**
+ * The items at positions 1..maxCoins of the upstream's market-cap order, across pages: the run's
+ * listing in this currency. A skipped item keeps its position (coin maxCoins + 1 does not move up into
+ * the listing in its place), so the listing is the upstream's top N minus what could not be stored.
+ */
 async function fetchCurrency(upstream: Upstream, currency: string, maxCoins: number, tally: Tally) {
   const coins: CoinUpsert[] = [];
   const quotes: QuoteRow[] = [];
   const seen = new Set<string>();
-  for (let page = 1; quotes.length < maxCoins; page += 1) {
+  let position = 0;
+  for (let page = 1; position < maxCoins; page += 1) {
     const data = await upstream.get('/coins/markets', {
       vs_currency: currency,
       order: 'market_cap_desc',
@@ -105,6 +119,8 @@ async function fetchCurrency(upstream: Upstream, currency: string, maxCoins: num
     const fetchedAt = new Date();
     if (!Array.isArray(data)) throw new UpstreamError(`/coins/markets page ${page}: not a JSON array`, 'invalid', false);
     for (const raw of data) {
+      position += 1;
+      if (position > maxCoins) break;
       tally.received += 1;
       const parsed = marketItemSchema.safeParse(raw);
       if (!parsed.success) {
@@ -113,8 +129,8 @@ async function fetchCurrency(upstream: Upstream, currency: string, maxCoins: num
         continue;
       }
       const item = parsed.data;
-      // Ranks shift while we page, so an item can show up on two pages: keep the first.
-      if (seen.has(item.id) || quotes.length >= maxCoins) continue;
+      // Ranks shift while we page, so an item can show up on two pages: keep the first; the second's position stays used.
+      if (seen.has(item.id)) continue;
       seen.add(item.id);
       coins.push(coinFromItem(item));
       quotes.push(quoteFromItem(item, currency, fetchedAt));
@@ -124,8 +140,15 @@ async function fetchCurrency(upstream: Upstream, currency: string, maxCoins: num
   return { coins, quotes };
 }
 
-async function fetchMetadata(upstream: Upstream, ids: string[], tally: Tally, signal: AbortSignal): Promise<CoinMetadata[]> {
+/** The metadata records fetched, and the ids whose record was refused by the upstream or could not be stored. */
+async function fetchMetadata(
+  upstream: Upstream,
+  ids: string[],
+  tally: Tally,
+  signal: AbortSignal,
+): Promise<{ found: CoinMetadata[]; failed: string[] }> {
   const found: CoinMetadata[] = [];
+  const failed: string[] = [];
   for (const id of ids) {
     try {
       const data = await upstream.get(`/coins/${encodeURIComponent(id)}`, {
@@ -148,9 +171,31 @@ async function fetchMetadata(upstream: Upstream, ids: string[], tally: Tally, si
       tally.skip('coin metadata', id, error instanceof Error ? error.message : String(error));
     }
     tally.metadataSkipped += 1;
+    failed.push(id);
   }
   tally.metadataUpdated = found.length;
-  return found;
+  return { found, failed };
+}
+
+/**
+ * Keeps the quotes inside the run's snapshot window (window.ts) and the coins
+ * that still have one; the rest are skipped and counted like malformed items.
+ */
+function keepWithinWindow(coins: Map<string, CoinUpsert>, quotes: QuoteRow[], tally: Tally): QuoteRow[] {
+  const window = snapshotWindow(quotes.reduce((newest, q) => Math.max(newest, q.last_updated.getTime()), -Infinity));
+  const kept = quotes.filter((q) => {
+    if (q.last_updated.getTime() >= window.from) return true;
+    tally.skipped += 1;
+    tally.skip(
+      'market item',
+      q.coin_id,
+      `${q.currency}: last_updated: ${q.last_updated.toISOString()} is before this run's window (from ${new Date(window.from).toISOString()})`,
+    );
+    return false;
+  });
+  const quoted = new Set(kept.map((q) => q.coin_id));
+  for (const id of coins.keys()) if (!quoted.has(id)) coins.delete(id);
+  return kept;
 }
 
 function describeFailure(error: unknown, signal: AbortSignal, deadlineMs: number): string {
@@ -168,9 +213,19 @@ function describeFailure(error: unknown, signal: AbortSignal, deadlineMs: number
  * transaction. Throws on failure, after recording the failed run.
  */
 export async function runFetch({ config, db, databaseUrl, logger, signal: outer, rateWindowMs }: RunDeps): Promise<RunResult> {
+  let lock: RunLock;
+  try {
+    lock = await acquireRunLock(databaseUrl, { waitMs: config.lockWaitMs, signal: outer });
+  } catch (error) {
+    const message = outer?.aborted
+      ? `aborted while waiting for the run lock: ${outer.reason instanceof Error ? outer.reason.message : String(outer.reason)}`
+      : redactUrls(error instanceof Error ? error.message : String(error));
+    logger.error({ error: message }, 'fetch run failed');
+    throw new FetchRunFailed(message, { cause: error });
+  }
+  // The run's time counts from here: a run that waited for another's lock gets its whole deadline.
   const started = Date.now();
   const deadline = AbortSignal.timeout(config.deadlineMs);
-  const lock = await acquireRunLock(databaseUrl, config.deadlineMs);
   const signal = AbortSignal.any([deadline, lock.lost, ...(outer ? [outer] : [])]);
   let runId: number | undefined;
   const tally = new Tally(logger);
@@ -199,13 +254,14 @@ export async function runFetch({ config, db, databaseUrl, logger, signal: outer,
     runId = await startRun(db, config.currencies);
 
     const coins = new Map<string, CoinUpsert>();
-    const quotes: QuoteRow[] = [];
+    const fetched: QuoteRow[] = [];
     for (const currency of config.currencies) {
       const result = await fetchCurrency(upstream, currency, config.maxCoins, tally);
       for (const coin of result.coins) if (!coins.has(coin.id)) coins.set(coin.id, coin);
-      quotes.push(...result.quotes);
+      fetched.push(...result.quotes);
     }
-    if (quotes.length === 0) throw new Error('the upstream returned no valid market items');
+    if (fetched.length === 0) throw new Error('the upstream returned no valid market items');
+    const quotes = keepWithinWindow(coins, fetched, tally);
 
     const candidates = await pickMetadataCandidates(db, [...coins.keys()], config.metadataPerRun, config.metadataMaxAgeHours);
     const metadata = await fetchMetadata(upstream, candidates, tally, signal);
@@ -213,7 +269,11 @@ export async function runFetch({ config, db, databaseUrl, logger, signal: outer,
 
     const times = quotes.map((q) => q.last_updated.getTime());
     await ensurePartitions(db, new Date(Math.min(...times)), new Date(Math.max(...times)));
-    const stored = await writeRun(db, { runId, coins: [...coins.values()], quotes, metadata, counts: counts(), signal });
+    const stored = await writeRun(db, { runId, coins: [...coins.values()], quotes, metadata: metadata.found, counts: counts(), signal });
+    // After the commit, when every coin has its row; lost in a crash just before, it costs one more try of those coins.
+    await recordMetadataFailures(db, metadata.failed).catch((error: unknown) =>
+      logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'could not record the failed metadata refreshes'),
+    );
 
     if (config.redisUrl) {
       await bumpDataVersion(config.redisUrl, config.redisKeyPrefix).catch((error: unknown) =>

@@ -1,6 +1,7 @@
 import { DATA_CHANGED_CHANNEL, type FetchRunRow, type Knex, type QuoteRow } from '@cryptoagg/db';
 import pg from 'pg';
 import type { CoinMetadata } from './upstream/schemas.js';
+import { monthsSpanned, WINDOW_MONTHS_BACK } from './window.js';
 
 /** The SQL of the fetcher: it owns every write to coins, quotes, snapshots and fetch_runs. */
 
@@ -27,24 +28,71 @@ export type RunCounts = Pick<
   | 'upstream_errors'
 >;
 
+export interface RunLock {
+  release(): Promise<void>;
+  /** aborts when the lock's connection is gone, and with it the lock */
+  lost: AbortSignal;
+}
+
+export interface RunLockOptions {
+  /** how long to wait for another run to release the lock */
+  waitMs: number;
+  /** ends the wait at once (SIGTERM) */
+  signal?: AbortSignal | undefined;
+}
+
+/** A PostgreSQL backend of ours ended from another connection: a backend waiting for a lock reads nothing from its client. */
+async function terminateBackend(url: string, pid: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url, application_name: 'cryptoagg-fetcher-lock', connectionTimeoutMillis: 2_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('select pg_terminate_backend($1)', [pid]);
+  } catch {
+    // Best effort: left alone, the waiter takes the lock when it frees, sees its client gone and exits, releasing it.
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /**
  * Holds the run lock on a connection of its own for the whole run, so two runs
  * never interleave (the CronJob's `Forbid` is no lock: a manual run or a slow
- * node can still overlap). A second run waits for the first, up to `timeoutMs`.
+ * node can still overlap). A second run waits for the first, up to `waitMs`.
+ * An abort ends the wait at once and terminates the waiting backend, so no
+ * abandoned waiter stays queued for the lock behind the running fetcher.
  */
-export async function acquireRunLock(url: string, timeoutMs: number): Promise<{ release(): Promise<void>; lost: AbortSignal }> {
-  const client = new pg.Client({ connectionString: url, application_name: 'cryptoagg-fetcher-lock' });
+export async function acquireRunLock(url: string, { waitMs, signal }: RunLockOptions): Promise<RunLock> {
+  signal?.throwIfAborted();
+  const client = new pg.Client({ connectionString: url, application_name: 'cryptoagg-fetcher-lock', connectionTimeoutMillis: 10_000 });
   const lost = new AbortController();
   // The lock dies with its connection (a database restart): the run must not go on without it.
   client.on('error', (error) => lost.abort(new Error(`lost the run lock: ${error.message}`)));
   client.on('end', () => lost.abort(new Error('lost the run lock: its connection closed')));
-  await client.connect();
+  let stop: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    stop = () => reject(signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason)));
+    signal?.addEventListener('abort', stop, { once: true });
+  });
+  // Only ever observed through the races below.
+  stopped.catch(() => undefined);
+  const unlessStopped = <T>(step: Promise<T>): Promise<T> => Promise.race([step, stopped]);
+  let pid: number | undefined;
   try {
-    await client.query(`set lock_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
-    await client.query('select pg_advisory_lock($1)', [RUN_LOCK_KEY]);
+    await unlessStopped(client.connect());
+    const { rows } = await unlessStopped(client.query<{ pid: number }>('select pg_backend_pid() as pid'));
+    pid = rows[0]?.pid;
+    await unlessStopped(client.query(`set lock_timeout = ${Math.max(1, Math.floor(waitMs))}`));
+    await unlessStopped(client.query('select pg_advisory_lock($1)', [RUN_LOCK_KEY]));
   } catch (error) {
+    if (signal?.aborted && pid !== undefined) await terminateBackend(url, pid);
     await client.end().catch(() => undefined);
+    if ((error as { code?: unknown }).code === '55P03') {
+      throw new Error(`another fetcher run held the run lock for more than ${waitMs / 1000}s`, { cause: error });
+    }
     throw error;
+  } finally {
+    if (stop) signal?.removeEventListener('abort', stop);
   }
   return {
     lost: lost.signal,
@@ -79,7 +127,13 @@ export async function failRun(db: Knex, runId: number, error: string, counts: Pa
   });
 }
 
-/** Coins the run should refresh metadata for: missing first, then the oldest, none fresher than maxAgeHours. */
+/**
+ * Coins the run should refresh metadata for: those with none or with metadata
+ * older than maxAgeHours, the least recently attempted first (never attempted,
+ * then the oldest refresh or failure), in market-cap order among equals. A coin
+ * whose last attempt failed thus waits behind the others instead of taking the
+ * first slot of every run.
+ */
 export async function pickMetadataCandidates(db: Knex, ids: string[], limit: number, maxAgeHours: number): Promise<string[]> {
   if (limit === 0 || ids.length === 0) return [];
   const { rows } = await db.raw<{ rows: { id: string }[] }>(
@@ -88,16 +142,39 @@ export async function pickMetadataCandidates(db: Knex, ids: string[], limit: num
        left join coins on coins.id = c.id
       where coins.metadata_refreshed_at is null
          or coins.metadata_refreshed_at < now() - make_interval(hours => ?)
-      order by coins.metadata_refreshed_at asc nulls first, c.position
+      order by greatest(coins.metadata_refreshed_at, coins.metadata_failed_at) asc nulls first, c.position
       limit ?`,
     [ids, maxAgeHours, limit],
   );
   return rows.map((r) => r.id);
 }
 
-/** Makes sure a monthly partition exists for every month in [from, to] plus the next one. */
-export async function ensurePartitions(db: Knex, from: Date, to: Date): Promise<void> {
-  await db.raw(`select ensure_quote_snapshot_partitions(?, ?::timestamptz + interval '1 month')`, [from, to]);
+/** Records a failed metadata refresh (refused by the upstream or unstorable), so the coin goes to the back of the line. */
+export async function recordMetadataFailures(db: Knex, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db('coins').whereIn('id', ids).update({ metadata_failed_at: db.fn.now() });
+}
+
+/** The most months one call may create partitions for: a run's snapshot window (window.ts) spans no more. */
+export const MAX_PARTITION_MONTHS = WINDOW_MONTHS_BACK + 1;
+
+/**
+ * Makes sure a monthly partition (UTC months) exists for every month that
+ * [from, to] touches; returns how many it created. Refuses a range wider than
+ * a run's snapshot window, so no input can make it create more than a handful.
+ */
+export async function ensurePartitions(db: Knex, from: Date, to: Date): Promise<number> {
+  const months = monthsSpanned(from.getTime(), to.getTime());
+  if (months > MAX_PARTITION_MONTHS) {
+    throw new Error(
+      `refusing to create partitions for ${months} months (${from.toISOString()} to ${to.toISOString()}): at most ${MAX_PARTITION_MONTHS} at once`,
+    );
+  }
+  const { rows } = await db.raw<{ rows: { created: number }[] }>(
+    'select ensure_quote_snapshot_partitions(?::timestamptz, ?::timestamptz) as created',
+    [from.toISOString(), to.toISOString()],
+  );
+  return rows[0]?.created ?? 0;
 }
 
 const QUOTE_ARRAYS = `unnest(
@@ -142,11 +219,20 @@ export interface RunWrite {
 
 /**
  * Stores a whole run in one transaction: either every coin, snapshot and
- * latest quote of the run is visible, together with its succeeded run record,
- * or nothing is. The NOTIFY is delivered only when the transaction commits.
+ * latest quote of the run is visible, together with its succeeded run record
+ * and its market listing, or nothing is. The NOTIFY is delivered only when
+ * the transaction commits.
+ *
+ * The listing of each of the run's currencies (fetch_runs.currencies) becomes
+ * the coins the run quoted in it, a currency with no valid item included:
+ * markets lists exactly the newest successful run's coins.
  */
 export async function writeRun(db: Knex, run: RunWrite): Promise<{ snapshotsInserted: number; coinsUpdated: number }> {
   return db.transaction(async (trx) => {
+    // Writers of the listing go one at a time (readers are not blocked): the run lock already serialises
+    // runs, but two listing updates at once, each blind to the other's new rows, would leave both runs'
+    // coins listed. Taken first, so every writer locks in the same order and none can deadlock on rows.
+    await trx.raw('lock table market_listings in share row exclusive mode');
     await trx.raw(
       `insert into coins (id, symbol, name, image, market_cap_rank)
        select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
@@ -170,8 +256,8 @@ export async function writeRun(db: Knex, run: RunWrite): Promise<{ snapshotsInse
         [JSON.stringify(run.metadata.map((m) => ({ ...m, genesis_date: m.genesisDate })))],
       );
     }
-    // One statement feeds both tables from one set of column arrays: node-postgres serialises and the
-    // server parses the twelve arrays once, not twice (writeRun ~23% faster, bench/RESULTS.md).
+    // One statement feeds snapshots, latest quotes and the listing from one set of column arrays: node-postgres
+    // serialises and the server parses the twelve arrays once (writeRun ~23% faster than twice, bench/RESULTS.md).
     // A run may carry an older snapshot than one already stored (two runs racing): latest only moves forward.
     const { rows } = await trx.raw<{ rows: { inserted: number }[] }>(
       `with q as materialized (select * from ${QUOTE_ARRAYS}),
@@ -186,9 +272,18 @@ export async function writeRun(db: Knex, run: RunWrite): Promise<{ snapshotsInse
            price_change_percentage_24h = excluded.price_change_percentage_24h,
            circulating_supply = excluded.circulating_supply
          where excluded.last_updated > latest_quotes.last_updated
-         returning 1)
+         returning 1),
+       -- The listing changes by its difference only: most coins stay from one run to the next, and rewriting
+       -- every row would double the work and the dead rows (bench: 5,000 coins x 3, 97 ms instead of 184 ms).
+       unlisted as (
+         delete from market_listings l
+          where l.currency in (select unnest(currencies) from fetch_runs where id = ?)
+            and not exists (select from q where q.currency = l.currency and q.coin_id = l.coin_id)),
+       listed as (
+         insert into market_listings (currency, coin_id, since_run_id) select currency, coin_id, ?::bigint from q
+         on conflict (currency, coin_id) do nothing)
        select (select count(*) from snapshots)::int as inserted, (select count(*) from latest)::int as latest`,
-      quoteArrays(run.quotes),
+      [...quoteArrays(run.quotes), run.runId, run.runId],
     );
     const snapshotsInserted = rows[0]?.inserted ?? 0;
     const coinsUpdated = new Set(run.quotes.map((q) => q.coin_id)).size;

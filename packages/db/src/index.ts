@@ -1,5 +1,5 @@
 export { createDb, type DbOptions, type Knex } from './knex.js';
-export { migrateLatest, migrateRollbackAll, migrationConfig } from './migrations.js';
+export { migrateLatest, migrateRollback, migrateRollbackAll, migrationConfig } from './migrations.js';
 export { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
 export { resolveDatabase, EMBEDDED_PORT, REPO_ROOT } from './resolve.js';
 export * from './tables.js';

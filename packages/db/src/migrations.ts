@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
 import * as initial from '../migrations/20261126000000_initial.js';
 import * as latestQuotesWithoutFk from '../migrations/20261126120000_latest_quotes_without_fk.js';
+import * as utcPartitions from '../migrations/20261203100000_utc_partitions.js';
+import * as metadataFailedAt from '../migrations/20261203100100_metadata_failed_at.js';
+import * as marketListings from '../migrations/20261203110000_market_listings.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -14,6 +17,9 @@ interface Migration {
 const MIGRATIONS: Record<string, Migration> = {
   '20261126000000_initial': initial,
   '20261126120000_latest_quotes_without_fk': latestQuotesWithoutFk,
+  '20261203100000_utc_partitions': utcPartitions,
+  '20261203100100_metadata_failed_at': metadataFailedAt,
+  '20261203110000_market_listings': marketListings,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
@@ -32,6 +38,12 @@ export const migrationConfig: Knex.MigratorConfig = { migrationSource, tableName
 export async function migrateLatest(db: Knex): Promise<string[]> {
   const [, applied] = (await db.migrate.latest(migrationConfig)) as [number, string[]];
   return applied;
+}
+
+/** Rolls back the last batch (the migrations one `latest` applied), knex's convention; returns the names rolled back. */
+export async function migrateRollback(db: Knex): Promise<string[]> {
+  const [, rolledBack] = (await db.migrate.rollback(migrationConfig, false)) as [number, string[]];
+  return rolledBack;
 }
 
 /** Rolls back every applied migration; returns the names rolled back. */

@@ -11,6 +11,8 @@ export interface CoinRow {
   categories: string[];
   genesis_date: string | null;
   metadata_refreshed_at: Date | null;
+  /** when the last metadata refresh failed (the upstream refused it or sent a record the database cannot hold) */
+  metadata_failed_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -32,6 +34,14 @@ export interface QuoteRow extends QuoteValues {
   currency: string;
   last_updated: Date;
   fetched_at: Date;
+}
+
+/** A coin listed by markets(currency): the newest successful run in that currency fetched it. */
+export interface MarketListingRow {
+  currency: string;
+  coin_id: string;
+  /** the run from which on the coin has been listed without a break */
+  since_run_id: number;
 }
 
 export type FetchRunStatus = 'running' | 'succeeded' | 'failed';

@@ -1,9 +1,15 @@
 import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateLatest, migrateRollbackAll } from '../src/index.js';
+import { migrateLatest, migrateRollbackAll, migrationConfig } from '../src/index.js';
 
-const TABLES = ['coins', 'fetch_runs', 'latest_quotes', 'quote_snapshots'];
-const ALL = ['20261126000000_initial', '20261126120000_latest_quotes_without_fk'];
+const TABLES = ['coins', 'fetch_runs', 'latest_quotes', 'market_listings', 'quote_snapshots'];
+const ALL = [
+  '20261126000000_initial',
+  '20261126120000_latest_quotes_without_fk',
+  '20261203100000_utc_partitions',
+  '20261203100100_metadata_failed_at',
+  '20261203110000_market_listings',
+];
 
 /** The fetcher upserts coins first in the same transaction, so no table checks a foreign key per row. */
 async function foreignKeys(t: TestDatabase): Promise<string[]> {
@@ -86,6 +92,71 @@ describe('migrations', () => {
       const second = await runScript('packages/db/src/cli/migrate.ts', { DATABASE_URL: fresh.url });
       expect(second.code).toBe(0);
       expect(second.logs.at(-1)?.msg).toBe('database is up to date');
+    } finally {
+      await fresh.destroy();
+    }
+  });
+
+  it('`npm run migrate -- rollback` rolls back the last batch only; everything takes an explicit --all, refused in production', async () => {
+    const fresh = await createTestDatabase('migrate_rollback', { migrate: false });
+    const migrate = (args: string[], extra: Record<string, string> = {}) =>
+      runScript('packages/db/src/cli/migrate.ts', { DATABASE_URL: fresh.url, ...extra }, 60_000, args);
+    const applied = async () => (await fresh.db('knex_migrations').orderBy('id').select('name', 'batch')).map((r: { name: string; batch: number }) => `${r.batch}:${r.name}`);
+    try {
+      // Batches 1 and 2 one migration each, then `latest` applies the rest as batch 3.
+      await fresh.db.migrate.up(migrationConfig);
+      await fresh.db.migrate.up(migrationConfig);
+      expect((await migrate([])).code).toBe(0);
+      expect(await applied()).toEqual(ALL.map((name, i) => `${Math.min(i + 1, 3)}:${name}`));
+
+      const last = await migrate(['rollback']);
+      expect(last.code).toBe(0);
+      expect(last.logs.at(-1)?.migrations).toEqual(ALL.slice(2).reverse());
+      expect(await applied()).toEqual([`1:${ALL[0]}`, `2:${ALL[1]}`]);
+      expect(await tables(fresh)).toEqual(['coins', 'fetch_runs', 'latest_quotes', 'quote_snapshots']);
+
+      const refused = await migrate(['rollback', '--all'], { NODE_ENV: 'production' });
+      expect(refused.code).toBe(1);
+      expect(refused.stdout.trim().split('\n')).toHaveLength(1);
+      expect(refused.logs[0]?.msg).toBe('refusing "rollback --all" with NODE_ENV=production: it drops every table; roll back one batch at a time instead');
+      expect(await applied()).toEqual([`1:${ALL[0]}`, `2:${ALL[1]}`]);
+
+      const unknown = await migrate(['rollback', '--everything']);
+      expect(unknown.code).toBe(1);
+      expect(unknown.logs[0]?.msg).toBe('unknown arguments "rollback --everything": use "latest" (the default), "rollback" (the last batch) or "rollback --all"');
+
+      const all = await migrate(['rollback', '--all']);
+      expect(all.code).toBe(0);
+      expect(all.logs.at(-1)?.migrations).toEqual([ALL[1], ALL[0]]);
+      expect(await tables(fresh)).toEqual([]);
+    } finally {
+      await fresh.destroy();
+    }
+  });
+
+  it('rolling back the UTC partitions migration restores the first function, and re-applying it fixes the bounds again', async () => {
+    const fresh = await createTestDatabase('migrate_utc', { migrate: false });
+    try {
+      await migrateLatest(fresh.db);
+      const berlinBounds = async (month: string) => {
+        const { rows } = await fresh.db.transaction(async (trx) => {
+          await trx.raw(`set local time zone 'Europe/Berlin'`);
+          await trx.raw(`select ensure_quote_snapshot_partitions(?::timestamptz, ?::timestamptz)`, [`${month}-15T00:00:00Z`, `${month}-15T00:00:00Z`]);
+          await trx.raw(`set local time zone 'UTC'`);
+          return trx.raw<{ rows: { bound: string }[] }>(
+            `select pg_get_expr(relpartbound, oid) as bound from pg_class where relname = ?`,
+            [`quote_snapshots_${month.replace('-', '_')}`],
+          );
+        });
+        return rows[0]?.bound;
+      };
+      // March: Berlin moves its clocks on the last Sunday, so a month in Berlin time is not a UTC month.
+      expect(await berlinBounds('2022-03')).toBe("FOR VALUES FROM ('2022-03-01 00:00:00+00') TO ('2022-04-01 00:00:00+00')");
+      // Down to the first version (the last three migrations are newer than it).
+      for (let i = 0; i < 3; i++) await fresh.db.migrate.down(migrationConfig);
+      expect(await berlinBounds('2023-03')).toBe("FOR VALUES FROM ('2023-03-01 00:00:00+00') TO ('2023-03-31 23:00:00+00')");
+      await migrateLatest(fresh.db);
+      expect(await berlinBounds('2024-03')).toBe("FOR VALUES FROM ('2024-03-01 00:00:00+00') TO ('2024-04-01 00:00:00+00')");
     } finally {
       await fresh.destroy();
     }

@@ -8,7 +8,7 @@ import { toRubyJson } from './json.js';
 
 export type { CoinDetail, MarketChart, MarketItem, Roi } from './data.js';
 export { SUPPORTED_CURRENCIES, TRAPS } from './data.js';
-export { toRubyJson } from './json.js';
+export { rawJson, toRubyJson } from './json.js';
 
 export interface FakeFaults {
   /** answer the next `count` requests with 429; retryAfterSeconds sets Retry-After; html=true answers Cloudflare's text/html 1015 page (no Retry-After) */
@@ -21,6 +21,10 @@ export interface FakeFaults {
   hang?: boolean;
   /** add malformed items to page 1 of /coins/markets */
   malformedItems?: boolean;
+  /** serve the /coins/markets items at these 1-based positions (across pages) malformed, in place: no coin moves up */
+  malformedAt?: number[];
+  /** serve these coin ids last in /coins/markets, ranked after every other coin: they leave the top */
+  demote?: string[];
   /** apply faults only to request paths (relative to /api/v3) starting with this prefix, e.g. '/coins/markets' */
   pathPrefix?: string;
 }
@@ -48,8 +52,19 @@ export interface FakeCoinGecko {
   markets(currency: string): MarketItem[];
   coinDetail(id: string): CoinDetail | undefined;
   coinIds(): string[];
+  /**
+   * Replaces what /coins/markets serves for every currency: `edit` gets the round's items in served order
+   * (after `demote`) and returns the list to serve in their place, any JSON values (`rawJson` for text
+   * JSON.stringify cannot write, like `1e999`). Paging and the item faults apply to the result. `null`
+   * restores the data set. `markets()` does not follow it.
+   */
+  editMarkets(edit: MarketsEdit | null): void;
+  /** Serves `body` (any JSON value) for GET /coins/{id}, known id or not, instead of the data set's; `undefined` restores it. */
+  setCoinDetail(id: string, body: unknown): void;
   close(): Promise<void>;
 }
+
+export type MarketsEdit = (items: MarketItem[], currency: string) => unknown[];
 
 export interface FakeCoinGeckoOptions {
   port?: number;
@@ -70,6 +85,8 @@ const faultsSchema = z.strictObject({
   delayMs: z.number().min(0).optional(),
   hang: z.boolean().optional(),
   malformedItems: z.boolean().optional(),
+  malformedAt: z.array(z.number().int().min(1)).optional(),
+  demote: z.array(z.string()).optional(),
   pathPrefix: z.string().optional(),
 });
 const roundSchema = z.number().int().min(0);
@@ -94,8 +111,7 @@ const cloudflare5xx = (status: number): string => `<html>
 `;
 
 /** Invalid items spread over page 1 so consumers must skip them mid-page, not just at an edge. */
-function withMalformed(page: MarketItem[]): unknown[] {
-  const template = page[0];
+function withMalformed(page: unknown[], template: MarketItem | undefined): unknown[] {
   if (!template) return page;
   const like = (id: string, patch: Record<string, unknown>): Record<string, unknown> =>
     ({ ...template, id, symbol: 'bad', name: `Malformed ${id}`, ...patch });
@@ -106,6 +122,15 @@ function withMalformed(page: MarketItem[]): unknown[] {
   const out: unknown[] = [...page];
   bad.forEach((item, i) => out.splice(Math.min(1 + 2 * i, out.length), 0, item));
   return out;
+}
+
+/** The market order with `demote`d coins moved last, ranked after all others, as a coin that left the top is. */
+function ranked(items: MarketItem[], demote: string[] | undefined): MarketItem[] {
+  if (!demote?.length) return items;
+  const down = new Set(demote);
+  const kept = items.filter((c) => !down.has(c.id));
+  const lastRank = Math.max(0, ...kept.map((c) => c.market_cap_rank ?? 0));
+  return [...kept, ...items.filter((c) => down.has(c.id)).map((c, i) => ({ ...c, market_cap_rank: lastRank + 1 + i }))];
 }
 
 function intParam(raw: string | null, fallback: number, max: number): number {
@@ -137,6 +162,8 @@ export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Pr
   let faults: FakeFaults = {};
   let closed = false;
   const requests: RecordedRequest[] = [];
+  let marketsEdit: MarketsEdit | null = null;
+  const details = new Map<string, unknown>();
   const hanging = new Set<ServerResponse>();
   const timers = new Set<NodeJS.Timeout>();
 
@@ -162,13 +189,18 @@ export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Pr
       const perPage = intParam(q.get('per_page'), 100, 250);
       const page = intParam(q.get('page'), 1, Number.MAX_SAFE_INTEGER);
       const pct24 = (q.get('price_change_percentage') ?? '').split(',').map((s) => s.trim()).includes('24h');
-      const items = data.markets(currency, round, pct24).slice((page - 1) * perPage, page * perPage);
-      return [200, faults.malformedItems && page === 1 ? withMalformed(items) : items];
+      const start = (page - 1) * perPage;
+      const listed = ranked(data.markets(currency, round, pct24), faults.demote);
+      const items = (marketsEdit ? marketsEdit(listed, currency) : listed).slice(start, page * perPage);
+      const served = items.map((item, i): unknown =>
+        faults.malformedAt?.includes(start + i + 1) && typeof item === 'object' && item !== null ? { ...item, current_price: 'abc' } : item);
+      return [200, faults.malformedItems && page === 1 ? withMalformed(served, listed[0]) : served];
     }
     const match = /^\/coins\/([^/]+)(\/market_chart)?\/?$/.exec(rel);
     if (!match?.[1]) return [404, { error: 'Not found' }];
     let id: string;
     try { id = decodeURIComponent(match[1]); } catch { return [404, { error: 'coin not found' }]; }
+    if (!match[2] && details.has(id)) return [200, details.get(id)];
     if (!data.ids.includes(id)) return [404, { error: 'coin not found' }];
     if (!match[2]) return [200, data.detail(id, round)];
     if (!currencies.includes(currency)) return [400, { error: 'invalid vs_currency' }];
@@ -265,14 +297,22 @@ export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Pr
       round = 0;
       faults = {};
       requests.length = 0;
+      marketsEdit = null;
+      details.clear();
       endHanging();
     },
-    markets: (currency) => parsed(data.markets(currency, round, true)),
+    markets: (currency) =>
+      parsed(ranked(data.markets(currency, round, true), faults.demote).filter((_, i) => !faults.malformedAt?.includes(i + 1))),
     coinDetail: (id) => {
       const body = data.detail(id, round);
       return body && parsed(body);
     },
     coinIds: () => [...data.ids],
+    editMarkets(edit) { marketsEdit = edit; },
+    setCoinDetail(id, body) {
+      if (body === undefined) details.delete(id);
+      else details.set(id, body);
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -18,8 +18,16 @@ function formatNumber(n: number, isFloat: boolean): string {
   return isFloat && Number.isInteger(n) && !text.includes('e') ? `${text}.0` : text;
 }
 
+/** JSON text written as is: values JSON.stringify cannot produce, such as `1e999` (which JSON.parse reads as Infinity). */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
+
+export const rawJson = (text: string): RawJson => new RawJson(text);
+
 /** JSON.stringify with Ruby-style number spelling; undefined properties are skipped. */
 export function toRubyJson(value: unknown, key = ''): string {
+  if (value instanceof RawJson) return value.text;
   if (typeof value === 'number') return formatNumber(value, FLOAT_KEYS.has(key));
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map((v) => toRubyJson(v)).join(',')}]`;

@@ -4,14 +4,23 @@ import type { FetchStatusModel, HistoryPointModel, Interval, MarketPage, MarketR
 
 /** The SQL of the prices subgraph: reads of quotes, snapshots and fetch runs, behind small named functions. */
 
-/** A page of the coins that have a latest quote in `currency`, in (rank nulls last, id) order, with that quote. */
+/**
+ * A page of the coins the newest successful run listed in `currency` (market_listings), in (rank nulls
+ * last, id) order, each with its latest quote in that currency. A coin that left the upstream's top keeps
+ * its latest quote (coin(id) still shows it) but is no longer listed.
+ */
 export async function marketsPage(db: Knex, currency: string, first: number, after: Position | undefined): Promise<MarketPage> {
-  const listed = () => db('latest_quotes as q').join('coins as c', 'c.id', 'q.coin_id').where('q.currency', currency);
-  const page = listed().select('q.*', 'c.market_cap_rank');
+  // Walks coins in rank order (coins_rank_id_idx) and probes the listing per coin, so a page reads about `first` rows.
+  const page = db('coins as c')
+    .join('market_listings as l', (on) => void on.on('l.coin_id', 'c.id').andOnVal('l.currency', currency))
+    .join('latest_quotes as q', (on) => void on.on('q.coin_id', 'c.id').andOnVal('q.currency', currency))
+    .select('q.*', 'c.market_cap_rank');
   if (after) void page.whereRaw(...afterPosition(after, 'c.market_cap_rank', 'c.id'));
   const [rows, total] = await Promise.all([
     page.orderByRaw('c.market_cap_rank asc nulls last, c.id asc').limit(first + 1) as Promise<MarketRow[]>,
-    listed().count<{ count: number }[]>('* as count'),
+    // The listing alone (an index-only count): the run that lists a coin stores its coin row and latest quote
+    // in the same transaction, and neither is ever deleted.
+    db('market_listings').where({ currency }).count<{ count: number }[]>('* as count'),
   ]);
   return { totalCount: Number(total[0]?.count ?? 0), hasNextPage: rows.length > first, rows: rows.slice(0, first) };
 }

@@ -1,27 +1,42 @@
 import { createLogger, env, loadConfig } from '@cryptoagg/core';
 import { z } from 'zod';
 import { createDb } from '../knex.js';
-import { migrateLatest, migrateRollbackAll } from '../migrations.js';
+import { migrateLatest, migrateRollback, migrateRollbackAll } from '../migrations.js';
 import { resolveDatabase } from '../resolve.js';
 
 const config = loadConfig(
-  z.object({
-    DATABASE_URL: env.databaseUrl.optional(),
-    LOG_LEVEL: env.logLevel,
-  }),
+  z
+    .object({
+      DATABASE_URL: env.databaseUrl.optional(),
+      LOG_LEVEL: env.logLevel,
+      NODE_ENV: env.nodeEnv,
+    })
+    // The image has no embedded PostgreSQL (a dev dependency): say what is missing instead of failing on a module.
+    .refine((e) => e.NODE_ENV !== 'production' || e.DATABASE_URL !== undefined, { path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' }),
 );
 const logger = createLogger('migrate', config.LOG_LEVEL);
-const direction = process.argv[2] ?? 'latest';
-if (direction !== 'latest' && direction !== 'rollback') {
-  logger.error(`unknown argument "${direction}": use "latest" (default) or "rollback"`);
+
+const USAGE = 'use "latest" (the default), "rollback" (the last batch) or "rollback --all"';
+type Direction = 'latest' | 'rollback' | 'rollback --all';
+const command = process.argv.slice(2).join(' ') || 'latest';
+if (command !== 'latest' && command !== 'rollback' && command !== 'rollback --all') {
+  logger.error(`unknown arguments "${command.slice(0, 64)}": ${USAGE}`);
+  process.exit(1);
+}
+const direction: Direction = command;
+// Dropping every table is a development convenience; against production it would destroy the whole history.
+if (direction === 'rollback --all' && config.NODE_ENV === 'production') {
+  logger.error('refusing "rollback --all" with NODE_ENV=production: it drops every table; roll back one batch at a time instead');
   process.exit(1);
 }
 
 const server = await resolveDatabase(config.DATABASE_URL, (line) => logger.debug({ postgres: line.trim() }));
 const db = createDb({ url: server.url, poolMax: 1, applicationName: 'cryptoagg-migrate' });
 try {
-  const names = direction === 'latest' ? await migrateLatest(db) : await migrateRollbackAll(db);
-  logger.info({ direction, migrations: names }, names.length ? `${direction}: ${names.join(', ')}` : 'database is up to date');
+  const run = { latest: migrateLatest, rollback: migrateRollback, 'rollback --all': migrateRollbackAll }[direction];
+  const names = await run(db);
+  const nothing = direction === 'latest' ? 'database is up to date' : 'nothing to roll back';
+  logger.info({ direction, migrations: names }, names.length ? `${direction}: ${names.join(', ')}` : nothing);
 } catch (error) {
   logger.error({ err: error }, 'migration failed');
   process.exitCode = 1;
