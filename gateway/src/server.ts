@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import { SUPERGRAPH_PATH } from './compose.js';
 import type { GatewayConfig } from './config.js';
 import { SubgraphDataSource, subgraphDuration } from './datasource.js';
-import { clientErrorStatusPlugin, sizeLimitPlugin, validationRules } from './limits.js';
+import { documentLimits } from './limits.js';
 import { fetchFreshness, registerGatewayMetrics } from './metrics.js';
 
 export const SECRET_HEADER = 'x-subgraph-secret';
@@ -31,7 +31,7 @@ async function answers(url: string, secret: string | undefined): Promise<boolean
 /**
  * The gateway: @apollo/gateway on the statically composed supergraph
  * (gateway/supergraph.graphql, `npm run compose`), sending each subgraph the
- * shared secret, with depth, alias and size limits checked before execution.
+ * shared secret, with document limits (tokens, depth, aliases, directives, worst-case size) checked before execution.
  */
 export async function startGateway(config: GatewayConfig, logger: Logger, options: { docsDir?: string } = {}): Promise<RunningService> {
   const docsDir = options.docsDir ?? DOCS_SITE_PATH;
@@ -42,8 +42,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   registerGatewayMetrics(registry, () =>
     pricesUrl ? fetchFreshness(pricesUrl, secretHeaders(config.subgraphSecret)) : Promise.resolve(null),
   );
+  const supergraphSdl = readFileSync(SUPERGRAPH_PATH, 'utf8');
+  const limits = documentLimits(supergraphSdl);
   const gateway = new ApolloGateway({
-    supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
+    supergraphSdl,
     buildService: ({ name, url }) =>
       new SubgraphDataSource(
         { name, url: config.subgraphUrls.get(name) ?? url ?? '', secretHeader: SECRET_HEADER, secret: config.subgraphSecret },
@@ -60,18 +62,21 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         new ApolloServer<BaseContext>({
           gateway,
           ...apolloDefaults({ production: config.production, introspection: config.introspection }),
-          validationRules,
-          plugins: [...plugins, sizeLimitPlugin, clientErrorStatusPlugin],
+          parseOptions: limits.parseOptions,
+          validationRules: limits.validationRules,
+          plugins: [...plugins, ...limits.plugins],
         }),
       context: () => Promise.resolve({}),
       readiness: Object.fromEntries(
         [...config.subgraphUrls].map(([name, url]) => [name, () => answers(url, config.subgraphSecret)]),
       ),
       extraGraphqlPaths: ['/'],
-      ...(config.responseCacheTtlMs > 0 ? { responseCache: { ttlMs: config.responseCacheTtlMs } } : {}),
+      ...(config.responseCacheTtlMs > 0
+        ? { responseCache: { ttlMs: config.responseCacheTtlMs, maxBytes: config.responseCacheMaxBytes, maxAnswerBytes: config.responseCacheMaxAnswerBytes } }
+        : {}),
       staticRoutes: { '/docs': docsDir },
     },
-    { port: config.port, host: config.host },
+    { port: config.port, host: config.host, metricsPort: config.metricsPort },
   );
   logger.info({ url: service.url }, 'gateway ready');
   return service;

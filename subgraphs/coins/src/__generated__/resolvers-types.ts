@@ -192,13 +192,13 @@ export type FederationReferenceTypes = ResolversObject<{
 export type ResolversTypes = ResolversObject<{
   Coin: ResolverTypeWrapper<CoinModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   CoinConnection: ResolverTypeWrapper<Omit<CoinConnection, 'edges'> & { edges: Array<ResolversTypes['CoinEdge']> }>;
   CoinEdge: ResolverTypeWrapper<Omit<CoinEdge, 'node'> & { node: ResolversTypes['Coin'] }>;
   FieldSet: ResolverTypeWrapper<Scalars['FieldSet']['output']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   link__Import: ResolverTypeWrapper<Scalars['link__Import']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
 }>;
@@ -207,16 +207,22 @@ export type ResolversTypes = ResolversObject<{
 export type ResolversParentTypes = ResolversObject<{
   Coin: CoinModel;
   ID: Scalars['ID']['output'];
-  Int: Scalars['Int']['output'];
   CoinConnection: Omit<CoinConnection, 'edges'> & { edges: Array<ResolversParentTypes['CoinEdge']> };
   CoinEdge: Omit<CoinEdge, 'node'> & { node: ResolversParentTypes['Coin'] };
   FieldSet: Scalars['FieldSet']['output'];
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   link__Import: Scalars['link__Import']['output'];
+  Int: Scalars['Int']['output'];
   Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
 }>;
+
+export type CostDirectiveArgs = {
+  weight: Scalars['Int']['input'];
+};
+
+export type CostDirectiveResolver<Result, Parent, ContextType = Context, Args = CostDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type LinkDirectiveArgs = {
   as?: Maybe<Scalars['String']['input']>;
@@ -225,6 +231,15 @@ export type LinkDirectiveArgs = {
 };
 
 export type LinkDirectiveResolver<Result, Parent, ContextType = Context, Args = LinkDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type ListSizeDirectiveArgs = {
+  assumedSize?: Maybe<Scalars['Int']['input']>;
+  requireOneSlicingArgument?: Maybe<Scalars['Boolean']['input']>;
+  sizedFields?: Maybe<Array<Scalars['String']['input']>>;
+  slicingArguments?: Maybe<Array<Scalars['String']['input']>>;
+};
+
+export type ListSizeDirectiveResolver<Result, Parent, ContextType = Context, Args = ListSizeDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type ShareableDirectiveArgs = { };
 
@@ -283,6 +298,8 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
 }>;
 
 export type DirectiveResolvers<ContextType = Context> = ResolversObject<{
+  cost?: CostDirectiveResolver<any, any, ContextType>;
   link?: LinkDirectiveResolver<any, any, ContextType>;
+  listSize?: ListSizeDirectiveResolver<any, any, ContextType>;
   shareable?: ShareableDirectiveResolver<any, any, ContextType>;
 }>;

@@ -95,7 +95,7 @@ export type MarketConnection = {
   edges: Array<MarketEdge>;
   /** Where this page ends. */
   pageInfo: PageInfo;
-  /** How many coins have a latest quote in the currency, across every page. */
+  /** How many coins the newest successful fetcher run listed in the currency, across every page. */
   totalCount: Scalars['Int']['output'];
 };
 
@@ -122,8 +122,11 @@ export type Query = {
   /** When the fetcher last ran and how it went. */
   fetchStatus: FetchStatus;
   /**
-   * The coins that have a latest quote in `currency`, ordered by market-cap rank
-   * ascending (unranked coins last, then by id), a page at a time.
+   * The coins the newest successful fetcher run listed in `currency` (the top
+   * coins by market cap as the upstream ranked them, minus items it skipped), each
+   * with its latest quote, ordered by market-cap rank ascending (unranked coins
+   * last, then by id), a page at a time. A coin that left the top is no longer
+   * listed; `coin(id:)` still answers with its last quote.
    */
   markets: MarketConnection;
 };
@@ -265,7 +268,6 @@ export type ResolversTypes = ResolversObject<{
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   FetchStatus: ResolverTypeWrapper<FetchStatusModel>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   FieldSet: ResolverTypeWrapper<Scalars['FieldSet']['output']>;
   HistoryPoint: ResolverTypeWrapper<HistoryPointModel>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
@@ -276,6 +278,7 @@ export type ResolversTypes = ResolversObject<{
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Quote: ResolverTypeWrapper<QuoteModel>;
   link__Import: ResolverTypeWrapper<Scalars['link__Import']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
 }>;
@@ -286,7 +289,6 @@ export type ResolversParentTypes = ResolversObject<{
   ID: Scalars['ID']['output'];
   DateTime: Scalars['DateTime']['output'];
   FetchStatus: FetchStatusModel;
-  Int: Scalars['Int']['output'];
   FieldSet: Scalars['FieldSet']['output'];
   HistoryPoint: HistoryPointModel;
   Float: Scalars['Float']['output'];
@@ -296,9 +298,16 @@ export type ResolversParentTypes = ResolversObject<{
   Query: Record<PropertyKey, never>;
   Quote: QuoteModel;
   link__Import: Scalars['link__Import']['output'];
+  Int: Scalars['Int']['output'];
   Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
 }>;
+
+export type CostDirectiveArgs = {
+  weight: Scalars['Int']['input'];
+};
+
+export type CostDirectiveResolver<Result, Parent, ContextType = Context, Args = CostDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type LinkDirectiveArgs = {
   as?: Maybe<Scalars['String']['input']>;
@@ -307,6 +316,15 @@ export type LinkDirectiveArgs = {
 };
 
 export type LinkDirectiveResolver<Result, Parent, ContextType = Context, Args = LinkDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type ListSizeDirectiveArgs = {
+  assumedSize?: Maybe<Scalars['Int']['input']>;
+  requireOneSlicingArgument?: Maybe<Scalars['Boolean']['input']>;
+  sizedFields?: Maybe<Array<Scalars['String']['input']>>;
+  slicingArguments?: Maybe<Array<Scalars['String']['input']>>;
+};
+
+export type ListSizeDirectiveResolver<Result, Parent, ContextType = Context, Args = ListSizeDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type ShareableDirectiveArgs = { };
 
@@ -395,6 +413,8 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
 }>;
 
 export type DirectiveResolvers<ContextType = Context> = ResolversObject<{
+  cost?: CostDirectiveResolver<any, any, ContextType>;
   link?: LinkDirectiveResolver<any, any, ContextType>;
+  listSize?: ListSizeDirectiveResolver<any, any, ContextType>;
   shareable?: ShareableDirectiveResolver<any, any, ContextType>;
 }>;
