@@ -2,37 +2,66 @@
 # One multi-stage build, one target per service image:
 #   docker build --target gateway -t ghcr.io/<owner>/<repo>/gateway:<sha> .
 # (targets: gateway, coins, prices, fetcher, migrate). Compiled JavaScript
-# bundles (npm run build) on node:24-slim with production dependencies only,
-# run as a non-root user; nothing is written outside /tmp, so the root file
-# system can be read-only.
+# bundles (npm run build) on node:24-slim with production dependencies only
+# (build tools such as esbuild, spectaql and graphql-inspector are dev
+# dependencies and stay out), run as a non-root user; nothing is written
+# outside /tmp, so the root file system can be read-only.
+#
+# The base image is pinned by digest by .github/workflows/pin-images.yml
+# (never by hand: a digest is read from the registry, not typed).
 
-FROM node:24.21.0-slim AS build
+FROM node:24.21.0-slim AS base
 WORKDIR /app
+
+# The manifests alone, so that `npm ci` (the slow step) is cached until a
+# package.json or the lockfile changes, not rebuilt on every source edit.
+# Every workspace's package.json is listed (test/pipeline checks it).
+FROM base AS manifests
+COPY package.json package-lock.json ./
+COPY gateway/package.json gateway/
+COPY jobs/fetcher/package.json jobs/fetcher/
+COPY packages/cache/package.json packages/cache/
+COPY packages/core/package.json packages/core/
+COPY packages/db/package.json packages/db/
+COPY packages/docs/package.json packages/docs/
+COPY packages/fake-coingecko/package.json packages/fake-coingecko/
+COPY packages/graphql/package.json packages/graphql/
+COPY packages/http/package.json packages/http/
+COPY packages/monitoring/package.json packages/monitoring/
+COPY packages/stack/package.json packages/stack/
+COPY packages/testing/package.json packages/testing/
+COPY subgraphs/coins/package.json subgraphs/coins/
+COPY subgraphs/prices/package.json subgraphs/prices/
+
+FROM manifests AS build
+RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm ci --no-audit --no-fund \
- && npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+RUN npm run build
 
-FROM node:24.21.0-slim AS runtime
+# What the bundles import at run time: production dependencies only. No
+# install script runs (none of them needs one).
+FROM manifests AS production-dependencies
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM base AS runtime
 ENV NODE_ENV=production
-WORKDIR /app
-COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/schema ./schema
-COPY --from=build /app/gateway/supergraph.graphql ./gateway/supergraph.graphql
+COPY package.json ./package.json
+COPY --from=production-dependencies /app/node_modules ./node_modules
+COPY schema ./schema
+COPY gateway/supergraph.graphql ./gateway/supergraph.graphql
 COPY --from=build /app/dist ./dist
 USER 10001:10001
 
 FROM runtime AS gateway
-EXPOSE 4000
+EXPOSE 4000 9464
 CMD ["node", "--enable-source-maps", "dist/gateway.js"]
 
 FROM runtime AS coins
-EXPOSE 4001
+EXPOSE 4001 9464
 CMD ["node", "--enable-source-maps", "dist/coins.js"]
 
 FROM runtime AS prices
-EXPOSE 4002
+EXPOSE 4002 9464
 CMD ["node", "--enable-source-maps", "dist/prices.js"]
 
 FROM runtime AS fetcher

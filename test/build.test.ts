@@ -90,9 +90,10 @@ describe('the Dockerfile', () => {
   const stages = [...dockerfile.matchAll(/^FROM (\S+) AS (\S+)$/gm)].map((m) => [m[1], m[2]]);
 
   it('has a target per service on a pinned node:24 slim base, running compiled JS as a non-root user', () => {
-    expect(stages.map(([, name]) => name)).toEqual(['build', 'runtime', 'gateway', 'coins', 'prices', 'fetcher', 'migrate']);
-    for (const [base, name] of stages) if (name === 'build' || name === 'runtime') expect(base).toMatch(/^node:24\.\d+\.\d+-slim$/);
-    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    expect(stages.map(([, name]) => name)).toEqual(['base', 'manifests', 'build', 'production-dependencies', 'runtime', 'gateway', 'coins', 'prices', 'fetcher', 'migrate']);
+    // The tag, and the digest .github/workflows/pin-images.yml adds.
+    for (const [base, name] of stages) if (name === 'base') expect(base).toMatch(/^node:24\.\d+\.\d+-slim(@sha256:[0-9a-f]{64})?$/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER 10001:10001$/m);
     const commands = [...dockerfile.matchAll(/^CMD (.+)$/gm)].map((m) => JSON.parse(m[1]!) as string[]);
     expect(commands.map((c) => c.at(-1))).toEqual(['dist/gateway.js', 'dist/coins.js', 'dist/prices.js', 'dist/fetcher.js', 'dist/migrate.js']);

@@ -2,6 +2,12 @@ import { env, loadConfig } from '@cryptoagg/core';
 import { z } from 'zod';
 
 const subgraphUrl = (example: string) => env.httpUrl(example).default(example);
+/** Optional, unlike env.port (which always has a default). */
+const metricsPort = z
+  .string()
+  .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535, { message: 'must be a port number between 1 and 65535' })
+  .transform(Number)
+  .optional();
 
 export const gatewayConfigSchema = z
   .object({
@@ -13,6 +19,11 @@ export const gatewayConfigSchema = z
     GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
     // Whole responses are kept this long (0 = off); it bounds how stale an answer can be.
     RESPONSE_CACHE_TTL_MS: env.int(2_000, 0, 4_000),
+    // Its memory, in bytes not answers (the pod's limit is 512 MiB); a larger answer is served but never kept.
+    RESPONSE_CACHE_MAX_MB: env.int(64, 1, 256),
+    RESPONSE_CACHE_MAX_ANSWER_KB: env.int(1_024, 1, 256 * 1_024),
+    // Kubernetes serves /metrics on this port, which no Ingress or client Service exposes; unset, /metrics is on GATEWAY_PORT.
+    METRICS_PORT: metricsPort,
     NODE_ENV: env.nodeEnv,
     LOG_LEVEL: env.logLevel,
   })
@@ -20,8 +31,16 @@ export const gatewayConfigSchema = z
     path: ['SUBGRAPH_SECRET'],
     message: 'is required when NODE_ENV=production',
   })
+  .refine((e) => e.RESPONSE_CACHE_MAX_ANSWER_KB <= e.RESPONSE_CACHE_MAX_MB * 1_024, {
+    path: ['RESPONSE_CACHE_MAX_ANSWER_KB'],
+    message: 'must not exceed RESPONSE_CACHE_MAX_MB (in KB)',
+    // Only once both parse: a bad size already has its own line.
+    when: ({ issues }) => !issues.some((issue) => ['RESPONSE_CACHE_MAX_MB', 'RESPONSE_CACHE_MAX_ANSWER_KB'].includes(String(issue.path?.[0]))),
+  })
+  .refine((e) => e.METRICS_PORT !== e.GATEWAY_PORT, { path: ['METRICS_PORT'], message: 'must differ from GATEWAY_PORT' })
   .transform((e) => ({
     port: e.GATEWAY_PORT,
+    metricsPort: e.METRICS_PORT,
     host: e.HOST,
     subgraphUrls: new Map([
       ['coins', e.COINS_URL],
@@ -29,6 +48,8 @@ export const gatewayConfigSchema = z
     ]),
     subgraphSecret: e.SUBGRAPH_SECRET,
     responseCacheTtlMs: e.RESPONSE_CACHE_TTL_MS,
+    responseCacheMaxBytes: e.RESPONSE_CACHE_MAX_MB * 1024 * 1024,
+    responseCacheMaxAnswerBytes: e.RESPONSE_CACHE_MAX_ANSWER_KB * 1024,
     production: e.NODE_ENV === 'production',
     introspection: e.NODE_ENV !== 'production' || e.GRAPHQL_INTROSPECTION === 'true',
     logLevel: e.LOG_LEVEL,

@@ -155,6 +155,26 @@ function cnpgPods(cluster: KObject): PodModel {
   };
 }
 
+/** The label cert-manager puts on the pod that answers an ACME HTTP-01 challenge. */
+export const HTTP01_SOLVER_LABEL = 'acme.cert-manager.io/http01-solver';
+
+/**
+ * cert-manager's HTTP-01 solver (not in the render: cert-manager starts it in
+ * the Ingress's namespace while a certificate is issued or renewed), listening
+ * on 8089 behind a temporary Ingress rule.
+ */
+function http01Solver(ingress: KObject): PodModel {
+  return {
+    owner: `${id(ingress)} (cert-manager HTTP-01 solver)`,
+    namespace: namespaceOf(ingress),
+    labels: { [HTTP01_SOLVER_LABEL]: 'true' },
+    ports: [{ name: 'http', port: 8089, protocol: 'TCP' }],
+  };
+}
+
+const issuedByCertManager = (o: KObject) =>
+  o.kind === 'Ingress' && (o.metadata.annotations?.['cert-manager.io/cluster-issuer'] ?? o.metadata.annotations?.['cert-manager.io/issuer']) !== undefined;
+
 /** Every pod the render makes run: pod templates, and the pods operators create from custom resources. */
 export function pods(objects: KObject[]): PodModel[] {
   const fromTemplates = workloads(objects).map((w) => ({
@@ -166,7 +186,8 @@ export function pods(objects: KObject[]): PodModel[] {
     ),
   }));
   const fromOperators = objects.filter((o) => o.apiVersion.startsWith('postgresql.cnpg.io/') && o.kind === 'Cluster').map(cnpgPods);
-  return [...fromTemplates, ...fromOperators];
+  const solvers = objects.filter(issuedByCertManager).map(http01Solver);
+  return [...fromTemplates, ...fromOperators, ...solvers];
 }
 
 export interface LabelSelector {

@@ -4,11 +4,14 @@
  * field, and satisfy every policy of ./policies.ts; the manifests agree with
  * the services' configuration schemas.
  */
-import { readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type KObject, annotation, containers, get, id, isRecord, loadObjects, renderOverlay, repoRoot, workloads } from './k8s.js';
-import { RENDER_POLICIES, SYNC_ORDER, argoApplications, argoProjectPermits, configDrift, noPlaintextSecrets } from './policies.js';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { type KObject, annotation, containers, get, id, isRecord, loadObjects, parseObjects, renderOverlay, repoRoot, workloads } from './k8s.js';
+import { RENDER_POLICIES, SYNC_ORDER, argoApplications, argoProjectPermits, configDrift, noPlaintextSecrets, scrapeTargets } from './policies.js';
 import { schemaViolations } from './schemas.js';
 import { SERVICES, migrateVariables } from './services.js';
 
@@ -33,7 +36,7 @@ describe.each(['dev', 'prod'])('overlay %s', (env) => {
       expect.arrayContaining(['Deployment/gateway', 'Deployment/coins', 'Deployment/prices', 'CronJob/fetcher', 'Job/migrate', 'StatefulSet/redis']),
     );
     if (env === 'dev') expect(names).toContain('StatefulSet/cryptoagg-db');
-    else expect(objects.map(id)).toEqual(expect.arrayContaining(['Cluster/cryptoagg-db', 'ScheduledBackup/cryptoagg-db-nightly', 'Ingress/gateway']));
+    else expect(objects.map(id)).toEqual(expect.arrayContaining(['Cluster/cryptoagg-db', 'ObjectStore/cryptoagg-db-backups', 'ScheduledBackup/cryptoagg-db-nightly', 'Ingress/gateway']));
     expect(new Set(objects.map((o) => o.metadata.namespace))).toEqual(new Set([`cryptoagg-${env}`]));
   });
 
@@ -99,12 +102,23 @@ describe('overlay specifics', () => {
     }
   });
 
-  it('prod runs CloudNativePG with 3 instances, S3 backups and a scheduled backup, and the apps read its generated secret', () => {
+  it('prod runs CloudNativePG with 3 instances on 3 nodes, S3 backups through the Barman Cloud plugin, a PodMonitor, and the apps read its generated secret', () => {
     const prod = renders.prod ?? [];
     const cluster = find(prod, 'Cluster', 'cryptoagg-db');
     expect(get(cluster, 'spec', 'instances')).toBe(3);
-    expect(get(cluster, 'spec', 'backup', 'barmanObjectStore', 'destinationPath')).toMatch(/^s3:\/\//);
-    expect(get(find(prod, 'ScheduledBackup', 'cryptoagg-db-nightly'), 'spec', 'cluster', 'name')).toBe('cryptoagg-db');
+    expect(get(cluster, 'spec', 'affinity', 'podAntiAffinityType')).toBe('required');
+    expect(get(cluster, 'spec', 'backup')).toBeUndefined();
+    expect(get(cluster, 'spec', 'plugins')).toEqual([{ name: 'barman-cloud.cloudnative-pg.io', isWALArchiver: true, parameters: { barmanObjectName: 'cryptoagg-db-backups' } }]);
+    const store = find(prod, 'ObjectStore', 'cryptoagg-db-backups');
+    expect(get(store, 'spec', 'configuration', 'destinationPath')).toBe('s3://cryptoagg-prod-backups/postgres');
+    expect(get(store, 'spec', 'retentionPolicy')).toBe('30d');
+    expect(get(find(prod, 'ScheduledBackup', 'cryptoagg-db-nightly'), 'spec')).toMatchObject({
+      cluster: { name: 'cryptoagg-db' },
+      method: 'plugin',
+      pluginConfiguration: { name: 'barman-cloud.cloudnative-pg.io' },
+    });
+    const db = scrapeTargets(prod).targets.filter((t) => t.monitor === 'PodMonitor/cryptoagg-db');
+    expect(db.map((t) => `${t.pod.owner}:${t.port}`)).toEqual(['Cluster/cryptoagg-db (CloudNativePG instances):9187']);
     const refs = containers(prod)
       .flatMap(({ container }) => container.env ?? [])
       .filter((e) => e.name === 'DATABASE_URL')
@@ -113,33 +127,112 @@ describe('overlay specifics', () => {
     expect(new Set(refs)).toEqual(new Set(['cryptoagg-db-app/uri']));
   });
 
-  it('prod exposes the gateway through a TLS Ingress issued by cert-manager', () => {
+  it('prod exposes the gateway through a TLS Ingress issued by cert-manager, on the public paths only', () => {
     const ingress = find(renders.prod ?? [], 'Ingress', 'gateway');
     expect(annotation(ingress, 'cert-manager.io/cluster-issuer')).toBeTruthy();
     expect(get(ingress, 'spec', 'tls', 0, 'secretName')).toBe('cryptoagg-api-tls');
     expect(get(ingress, 'spec', 'rules', 0, 'host')).toBe('api.cryptoagg.example');
+    const paths = (get(ingress, 'spec', 'rules', 0, 'http', 'paths') as { path: string; pathType: string }[]).map((p) => `${p.pathType} ${p.path}`);
+    expect(paths).toEqual(['Prefix /graphql', 'Exact /', 'Prefix /docs']);
+  });
+
+  it('both overlays scrape the services on their metrics port; the alerts and the dashboard ship once, with prod', () => {
+    for (const env of ['dev', 'prod']) {
+      const targets = scrapeTargets(renders[env] ?? []).targets.map((t) => `${t.monitor} ${t.pod.owner}:${t.port}${t.path}`);
+      expect(targets, env).toEqual(
+        expect.arrayContaining([
+          'ServiceMonitor/gateway Deployment/gateway:9464/metrics',
+          'ServiceMonitor/coins Deployment/coins:9464/metrics',
+          'ServiceMonitor/prices Deployment/prices:9464/metrics',
+          'PodMonitor/redis StatefulSet/redis:9121/metrics',
+        ]),
+      );
+    }
+    const everywhere = [...(renders.dev ?? []), ...(renders.prod ?? [])];
+    expect(everywhere.filter((o) => o.kind === 'PrometheusRule').map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual(['cryptoagg-prod/crypto-aggregator']);
+    const dashboards = everywhere.filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1');
+    expect(dashboards.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual(['cryptoagg-prod/crypto-aggregator-dashboard']);
+  });
+
+  it('monitoring is optional: without the monitoring components each overlay renders with no monitoring.coreos.com object, and holds its policies', () => {
+    const scratch = mkdtempSync(path.join(tmpdir(), 'cryptoagg-no-monitoring-'));
+    try {
+      // A copy of gitops/ as a platform without kube-prometheus-stack would have it: the overlays without `components:`.
+      cpSync(path.join(repoRoot, 'gitops'), path.join(scratch, 'gitops'), { recursive: true });
+      for (const env of ['dev', 'prod']) {
+        const file = path.join(scratch, 'gitops/overlays', env, 'kustomization.yaml');
+        const kustomization = parseYaml(readFileSync(file, 'utf8')) as { components?: string[] };
+        expect(kustomization.components?.some((c) => c.endsWith('components/monitoring')), env).toBe(true);
+        delete kustomization.components;
+        writeFileSync(file, stringifyYaml(kustomization));
+        const objects = parseObjects(execFileSync('kubectl', ['kustomize', path.dirname(file)], { encoding: 'utf8' }), `${env} without monitoring`);
+        expect(objects.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/')).map(id), env).toEqual([]);
+        expect(workloads(objects).map((w) => w.id), env).toEqual(expect.arrayContaining(['Deployment/gateway', 'StatefulSet/redis']));
+        for (const [name, policy] of Object.entries(RENDER_POLICIES)) expect(policy(objects), `${env}: ${name}`).toEqual([]);
+        expect(argoProjectPermits(argo)(objects), env).toEqual([]);
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the restore drill of docs/deployment.md', () => {
+  it('is a recovery Cluster and an ObjectStore that match their schemas and read the prod backups', async () => {
+    const guide = readFileSync(path.join(repoRoot, 'docs/deployment.md'), 'utf8');
+    const block = /`restore-drill\.yaml`[\s\S]*?```yaml\n([\s\S]*?)```/.exec(guide)?.[1];
+    expect(block, 'a ```yaml block after `restore-drill.yaml`').toBeDefined();
+    const drill = parseObjects(block ?? '', 'restore-drill.yaml');
+    expect(drill.map(id)).toEqual(['ObjectStore/cryptoagg-db-backups', 'Cluster/cryptoagg-db-restore']);
+    expect(await schemaViolations(drill)).toEqual([]);
+    const prod = renders.prod ?? [];
+    const store = find(drill, 'ObjectStore', 'cryptoagg-db-backups');
+    expect(get(store, 'spec', 'configuration', 'destinationPath')).toBe(get(find(prod, 'ObjectStore', 'cryptoagg-db-backups'), 'spec', 'configuration', 'destinationPath'));
+    const restore = find(drill, 'Cluster', 'cryptoagg-db-restore');
+    const source = get(restore, 'spec', 'bootstrap', 'recovery', 'source');
+    const external = ((get(restore, 'spec', 'externalClusters') ?? []) as { name: string; plugin?: { name: string; parameters: Record<string, string> } }[]).find((c) => c.name === source);
+    expect(external?.plugin).toEqual({ name: 'barman-cloud.cloudnative-pg.io', parameters: { barmanObjectName: 'cryptoagg-db-backups', serverName: 'cryptoagg-db' } });
+    // It only reads: no WAL archiver of its own writing into prod's backups.
+    expect(get(restore, 'spec', 'plugins')).toBeUndefined();
+    expect(String(get(restore, 'spec', 'imageName')).split('@')[0]).toBe(String(get(find(prod, 'Cluster', 'cryptoagg-db'), 'spec', 'imageName')).split('@')[0]);
   });
 });
 
 describe('gitops/argocd', () => {
-  it('holds an AppProject and an ApplicationSet that match their schemas', async () => {
-    expect(argo.map((o) => o.kind).sort()).toEqual(['AppProject', 'ApplicationSet']);
+  it('holds the two AppProjects, the ApplicationSet and the root Application that syncs the folder itself, all matching their schemas', async () => {
+    expect(argo.map(id).sort()).toEqual(['AppProject/crypto-aggregator', 'AppProject/crypto-aggregator-argocd', 'Application/crypto-aggregator-root', 'ApplicationSet/crypto-aggregator']);
     expect(await schemaViolations(argo)).toEqual([]);
+    const root = find(argo, 'Application', 'crypto-aggregator-root');
+    expect(get(root, 'spec', 'source', 'path')).toBe('gitops/argocd');
+    expect(get(root, 'spec', 'destination', 'namespace')).toBe('argocd');
+    const bootstrap = find(argo, 'AppProject', 'crypto-aggregator-argocd');
+    expect(get(bootstrap, 'spec', 'destinations')).toEqual([{ server: 'https://kubernetes.default.svc', namespace: 'argocd' }]);
+    expect(get(bootstrap, 'spec', 'clusterResourceWhitelist')).toEqual([]);
+    expect(argoProjectPermits(argo, 'crypto-aggregator-argocd')(argo.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: 'argocd' } })))).toEqual([]);
   });
 
-  it('applications point at existing overlays of this repository, within the project, with automated sync', () => {
+  it('applications point at existing paths of this repository, within their project; dev syncs automatically, prod by hand until its images are pinned', () => {
     expect(argoApplications(argo)).toEqual([]);
+    const set = find(argo, 'ApplicationSet', 'crypto-aggregator');
+    const elements = get(set, 'spec', 'generators', 0, 'list', 'elements') as Record<string, string>[];
+    expect(elements.map((e) => `${e.env}:${e.autoSync}`)).toEqual(['dev:true', 'prod:false']);
+    // Flipping prod to automated while its overlay still names placeholder images is refused.
+    const flipped = structuredClone(argo);
+    (get(find(flipped, 'ApplicationSet', 'crypto-aggregator'), 'spec', 'generators', 0, 'list', 'elements', 1) as Record<string, string>).autoSync = 'true';
+    expect(argoApplications(flipped)).toEqual([
+      expect.stringContaining('syncs gitops/overlays/prod automatically while 5 of its images are not pinned by digest'),
+    ]);
   });
 
   it('the project is restricted to this repository and the two namespaces', () => {
-    const project = argo.find((o) => o.kind === 'AppProject');
+    const project = find(argo, 'AppProject', 'crypto-aggregator');
     expect(get(project, 'spec', 'sourceRepos')).toEqual(['https://github.com/cryptoagg/crypto-aggregator.git']);
     expect(((get(project, 'spec', 'destinations') ?? []) as { namespace: string }[]).map((d) => d.namespace).sort()).toEqual(['cryptoagg-dev', 'cryptoagg-prod']);
     expect(get(project, 'spec', 'clusterResourceWhitelist')).toEqual([{ group: '', kind: 'Namespace' }]);
   });
 
   it('the project permits exactly the namespaced kinds the overlays render, nothing more', () => {
-    const project = argo.find((o) => o.kind === 'AppProject');
+    const project = find(argo, 'AppProject', 'crypto-aggregator');
     const permitted = ((get(project, 'spec', 'namespaceResourceWhitelist') ?? []) as { group: string; kind: string }[]).map((e) => `${e.group}/${e.kind}`);
     const rendered = [...(renders.dev ?? []), ...(renders.prod ?? [])].map((o) => `${o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : ''}/${o.kind}`);
     expect(permitted.sort()).toEqual([...new Set(rendered)].sort());
@@ -180,7 +273,7 @@ describe('drift detection reads the services’ schemas', () => {
     expect(SERVICES.coins?.variables).toEqual(expect.arrayContaining(['COINS_PORT', 'DATABASE_URL', 'REDIS_URL']));
     expect(SERVICES.prices?.variables).toEqual(expect.arrayContaining(['PRICES_PORT', 'FETCH_CURRENCIES']));
     expect(SERVICES.fetcher?.variables).toEqual(expect.arrayContaining(['FETCH_DEADLINE_SECONDS', 'MIGRATE_ON_START', 'COINGECKO_API_KEY']));
-    expect(migrateVariables().sort()).toEqual(['DATABASE_URL', 'LOG_LEVEL']);
+    expect(migrateVariables().sort()).toEqual(['DATABASE_URL', 'LOG_LEVEL', 'NODE_ENV']);
   });
 
   it('the configured ports are the services’ defaults (so local runs and the cluster agree)', () => {

@@ -5,13 +5,14 @@
  * test/gitops/fixtures.test.ts shows each one catching a broken fixture.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import {
+  HTTP01_SOLVER_LABEL,
   type KObject,
   type LabelSelector,
   type Labels,
@@ -30,6 +31,7 @@ import {
   selectorMatches,
   workloads,
 } from './k8s.js';
+import { parse as parseYaml } from 'yaml';
 import { type Endpoint, connectionAllowed, networkPolicies, policyTypes } from './netpol.js';
 
 export type Policy = (objects: KObject[]) => string[];
@@ -42,7 +44,9 @@ export const FETCHER_SCHEDULE = '*/5 * * * *';
 const OWN_IMAGES = 'ghcr.io/cryptoagg/';
 const IMMUTABLE_TAG = /^(sha-[0-9a-f]{7,40}|[0-9a-f]{7,40}|v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?)$/;
 
-const appOf = (labels: Labels | undefined) => labels?.['app.kubernetes.io/name'];
+/** What a pod is, by app.kubernetes.io/name; cert-manager's HTTP-01 solver carries only its own label. */
+const appOf = (labels: Labels | undefined) =>
+  labels?.['app.kubernetes.io/name'] ?? (labels?.[HTTP01_SOLVER_LABEL] === 'true' ? 'cert-manager-http01-solver' : undefined);
 
 // --- pods and containers --------------------------------------------------------
 
@@ -90,6 +94,8 @@ export const securityContext: Policy = (objects) => {
 
 function checkImage(image: string, where: string): string[] {
   const { tag, digest } = imageTag(image);
+  // A digest is only ever read from a registry (pin-images.yml, the release's build output): a malformed one was typed by hand.
+  if (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest)) return [`${where}: image ${image}: ${digest} is not a sha256 digest`];
   if (tag === undefined && digest === undefined) return [`${where}: image ${image} has no tag (means latest)`];
   if (tag === 'latest') return [`${where}: image ${image} uses the latest tag`];
   if (image.startsWith(OWN_IMAGES) && digest === undefined && !IMMUTABLE_TAG.test(tag ?? '')) {
@@ -399,6 +405,12 @@ export const references: Policy = (objects) => {
     }
     for (const pull of workload.spec.imagePullSecrets ?? []) check('Secret', ns, pull.name, undefined, `${workload.id} imagePullSecrets`);
   }
+  for (const store of objects.filter((o) => o.kind === 'ObjectStore' && o.apiVersion.startsWith('barmancloud.cnpg.io/'))) {
+    const credentials = get(store, 'spec', 'configuration', 's3Credentials');
+    for (const [field, ref] of Object.entries(isRecord(credentials) ? credentials : {})) {
+      if (isRecord(ref) && typeof ref.name === 'string') check('Secret', namespaceOf(store), ref.name, ref.key as string | undefined, `${id(store)} s3Credentials.${field}`);
+    }
+  }
   for (const cluster of objects.filter((o) => o.kind === 'Cluster' && o.apiVersion.startsWith('postgresql.cnpg.io/'))) {
     const credentials = get(cluster, 'spec', 'backup', 'barmanObjectStore', 's3Credentials');
     for (const [field, ref] of Object.entries(isRecord(credentials) ? credentials : {})) {
@@ -414,6 +426,88 @@ export const references: Policy = (objects) => {
   for (const ingress of objects.filter((o) => o.kind === 'Ingress')) {
     for (const tls of (get(ingress, 'spec', 'tls') ?? []) as { secretName?: string }[]) {
       if (tls.secretName !== undefined) check('Secret', namespaceOf(ingress), tls.secretName, undefined, `${id(ingress)} tls`);
+    }
+  }
+  return violations;
+};
+
+/** Fields of an ExternalSecret that the operator fills in with its default when they are missing. */
+const EXTERNAL_SECRET_DEFAULTS = {
+  target: ['creationPolicy', 'deletionPolicy'],
+  remoteRef: ['conversionStrategy', 'decodingStrategy', 'metadataPolicy'],
+  extract: ['conversionStrategy', 'decodingStrategy'],
+} as const;
+
+/**
+ * ExternalSecrets spell out every field the operator defaults: otherwise the
+ * live object differs from git forever (Argo CD shows OutOfSync, and each
+ * self-heal sync re-runs the migration hook).
+ */
+export const externalSecretDefaults: Policy = (objects) => {
+  const violations: string[] = [];
+  for (const es of objects.filter((o) => o.kind === 'ExternalSecret' && o.apiVersion.startsWith('external-secrets.io/'))) {
+    const missing = (value: unknown, fields: readonly string[], where: string) => {
+      for (const field of fields) if (get(value, field) === undefined) violations.push(`${id(es)} ${where}: no ${field} (the operator writes its default: a permanent diff)`);
+    };
+    missing(get(es, 'spec', 'target') ?? {}, EXTERNAL_SECRET_DEFAULTS.target, 'spec.target');
+    ((get(es, 'spec', 'data') ?? []) as { secretKey?: string; remoteRef?: unknown }[]).forEach((d) => missing(d.remoteRef ?? {}, EXTERNAL_SECRET_DEFAULTS.remoteRef, `data ${d.secretKey ?? ''}`));
+    ((get(es, 'spec', 'dataFrom') ?? []) as { extract?: unknown }[]).forEach((d, i) => {
+      if (d.extract !== undefined) missing(d.extract, EXTERNAL_SECRET_DEFAULTS.extract, `dataFrom[${i}].extract`);
+    });
+  }
+  return violations;
+};
+
+/** A StatefulSet is governed by a headless Service of its namespace that selects its pods (stable per-pod DNS). */
+export const statefulSetService: Policy = (objects) => {
+  const violations: string[] = [];
+  for (const workload of workloads(objects).filter((w) => w.object.kind === 'StatefulSet')) {
+    const name = get(workload.object, 'spec', 'serviceName');
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === name && namespaceOf(o) === workload.namespace);
+    if (typeof name !== 'string' || name === '') violations.push(`${workload.id}: no serviceName`);
+    else if (service === undefined) violations.push(`${workload.id}: serviceName ${name} is not a Service of the namespace`);
+    else {
+      if (get(service, 'spec', 'clusterIP') !== 'None') violations.push(`${workload.id}: serviceName ${name} is not a headless Service (clusterIP: None)`);
+      const selector = get(service, 'spec', 'selector') as Labels | undefined;
+      if (selector === undefined || !selectorMatches({ matchLabels: selector }, workload.template.metadata?.labels ?? {})) violations.push(`${workload.id}: Service ${name} does not select its pods`);
+    }
+  }
+  return violations;
+};
+
+const BARMAN_CLOUD_PLUGIN = 'barman-cloud.cloudnative-pg.io';
+
+/**
+ * CloudNativePG: WAL archive and backups through the Barman Cloud plugin
+ * (the in-tree barmanObjectStore is deprecated) into an ObjectStore of the
+ * render, scheduled backups through the plugin, and instances that never share
+ * a node (required anti-affinity).
+ */
+export const cnpgBackups: Policy = (objects) => {
+  const violations: string[] = [];
+  const stores = new Set(objects.filter((o) => o.kind === 'ObjectStore' && o.apiVersion.startsWith('barmancloud.cnpg.io/')).map((o) => `${namespaceOf(o)}/${o.metadata.name}`));
+  const scheduled = objects.filter((o) => o.kind === 'ScheduledBackup' && o.apiVersion.startsWith('postgresql.cnpg.io/'));
+  for (const cluster of objects.filter((o) => o.kind === 'Cluster' && o.apiVersion.startsWith('postgresql.cnpg.io/'))) {
+    const where = id(cluster);
+    if (get(cluster, 'spec', 'backup', 'barmanObjectStore') !== undefined) violations.push(`${where}: backs up with the deprecated in-tree barmanObjectStore, not the Barman Cloud plugin`);
+    const plugin = ((get(cluster, 'spec', 'plugins') ?? []) as { name?: string; isWALArchiver?: boolean; parameters?: Record<string, string> }[]).find((p) => p.name === BARMAN_CLOUD_PLUGIN);
+    if (plugin === undefined) violations.push(`${where}: no ${BARMAN_CLOUD_PLUGIN} plugin: no WAL archive, no point-in-time recovery`);
+    else {
+      if (plugin.isWALArchiver !== true) violations.push(`${where}: the ${BARMAN_CLOUD_PLUGIN} plugin is not the WAL archiver`);
+      const store = plugin.parameters?.barmanObjectName;
+      if (store === undefined || !stores.has(`${namespaceOf(cluster)}/${store}`)) violations.push(`${where}: barmanObjectName ${store ?? 'unset'} is no ObjectStore of the render`);
+    }
+    const instances = get(cluster, 'spec', 'instances');
+    if (typeof instances === 'number' && instances > 1 && get(cluster, 'spec', 'affinity', 'podAntiAffinityType') !== 'required') {
+      violations.push(`${where}: podAntiAffinityType is not required: two instances may run on one node and fail together`);
+    }
+    const backups = scheduled.filter((b) => get(b, 'spec', 'cluster', 'name') === cluster.metadata.name && namespaceOf(b) === namespaceOf(cluster));
+    if (backups.length === 0) violations.push(`${where}: no ScheduledBackup`);
+    for (const backup of backups) {
+      if (get(backup, 'spec', 'method') !== 'plugin' || get(backup, 'spec', 'pluginConfiguration', 'name') !== BARMAN_CLOUD_PLUGIN) {
+        const method = get(backup, 'spec', 'method');
+        violations.push(`${id(backup)}: does not back up through the ${BARMAN_CLOUD_PLUGIN} plugin (method ${typeof method === 'string' ? method : 'barmanObjectStore (default)'})`);
+      }
     }
   }
   return violations;
@@ -541,13 +635,13 @@ const CNPG_OPERATOR = outsidePod('the CloudNativePG operator', 'cnpg-system', { 
 const INTERNET: Endpoint = { kind: 'external', name: 'the internet (203.0.113.10)', ip: '203.0.113.10' };
 const PRIVATE: Endpoint = { kind: 'external', name: 'a private address (10.1.2.3)', ip: '10.1.2.3' };
 
-/** Connections from outside the namespace: [source, destination app, port, required (else merely permitted)]. */
+/**
+ * Connections from outside the namespace: [source, destination app, port, required (else merely permitted)].
+ * Prometheus's are not listed: it may reach exactly what the render's ServiceMonitors and PodMonitors scrape (scrapeTargets).
+ */
 const INBOUND: [Endpoint, string, number | string, boolean][] = [
   [INGRESS_CONTROLLER, 'gateway', 'http', true],
-  [PROMETHEUS, 'gateway', 'http', true],
-  [PROMETHEUS, 'coins', 'http', true],
-  [PROMETHEUS, 'prices', 'http', true],
-  [PROMETHEUS, 'postgres', 9187, false],
+  [INGRESS_CONTROLLER, 'cert-manager-http01-solver', 8089, true],
   [CNPG_OPERATOR, 'postgres', 8000, false],
   [CNPG_OPERATOR, 'postgres', 5432, false],
 ];
@@ -564,10 +658,132 @@ function resolvePort(port: number | string, pod: PodModel): number | undefined {
   return typeof port === 'number' ? port : pod.ports.find((p) => p.name === port)?.port;
 }
 
+interface ScrapeTarget {
+  monitor: string;
+  pod: PodModel;
+  port: number;
+  /** the container port's name */
+  portName: string | undefined;
+  path: string;
+}
+
+interface MonitorEndpoint {
+  port?: string;
+  targetPort?: number | string;
+  path?: string;
+}
+
+/**
+ * What Prometheus scrapes, read from the render's ServiceMonitors (through
+ * the Services they select, in their own namespace) and PodMonitors: each
+ * pod and container port. `problems` lists monitors that scrape nothing.
+ */
+export function scrapeTargets(objects: KObject[]): { targets: ScrapeTarget[]; problems: string[] } {
+  const targets: ScrapeTarget[] = [];
+  const problems: string[] = [];
+  const allPods = pods(objects);
+  const monitors = objects.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/') && (o.kind === 'ServiceMonitor' || o.kind === 'PodMonitor'));
+  for (const monitor of monitors) {
+    const ns = namespaceOf(monitor);
+    const selector = get(monitor, 'spec', 'selector') as LabelSelector | undefined;
+    const where = id(monitor);
+    if (monitor.kind === 'ServiceMonitor') {
+      const services = objects.filter((o) => o.kind === 'Service' && namespaceOf(o) === ns && selectorMatches(selector, o.metadata.labels ?? {}));
+      if (services.length === 0) problems.push(`${where}: selects no Service`);
+      for (const endpoint of (get(monitor, 'spec', 'endpoints') ?? []) as MonitorEndpoint[]) {
+        for (const service of services) {
+          const servicePort = ((get(service, 'spec', 'ports') ?? []) as { name?: string; port: number; targetPort?: number | string }[]).find((p) => p.name === endpoint.port);
+          if (servicePort === undefined) {
+            problems.push(`${where}: Service ${service.metadata.name} has no port named ${endpoint.port}`);
+            continue;
+          }
+          const target = servicePort.targetPort ?? servicePort.port;
+          const selected = allPods.filter((p) => p.namespace === ns && selectorMatches({ matchLabels: get(service, 'spec', 'selector') as Labels }, p.labels));
+          for (const pod of selected) {
+            const port = pod.ports.find((cp) => (typeof target === 'string' ? cp.name === target : cp.port === target));
+            if (port !== undefined) targets.push({ monitor: where, pod, port: port.port, portName: port.name, path: endpoint.path ?? '/metrics' });
+          }
+        }
+      }
+    } else {
+      const selected = allPods.filter((p) => p.namespace === ns && selectorMatches(selector, p.labels));
+      if (selected.length === 0) problems.push(`${where}: selects no pod`);
+      for (const endpoint of (get(monitor, 'spec', 'podMetricsEndpoints') ?? []) as MonitorEndpoint[]) {
+        for (const pod of selected) {
+          const port = pod.ports.find((cp) => (endpoint.port !== undefined ? cp.name === endpoint.port : cp.port === endpoint.targetPort));
+          if (port === undefined) problems.push(`${where}: ${pod.owner} has no port ${endpoint.port ?? endpoint.targetPort}`);
+          else targets.push({ monitor: where, pod, port: port.port, portName: port.name, path: endpoint.path ?? '/metrics' });
+        }
+      }
+    }
+  }
+  return { targets, problems };
+}
+
+/**
+ * Metrics stay private: every monitor scrapes something, always a container
+ * port named `metrics` at /metrics; and no client Service (one with a cluster
+ * IP, which Ingresses and other pods use) and no Ingress exposes a `metrics`
+ * port. Only headless Services may carry it, for the ServiceMonitors.
+ */
+export const privateMetrics: Policy = (objects) => {
+  const { targets, problems } = scrapeTargets(objects);
+  const violations = [...problems];
+  for (const t of targets) {
+    if (t.portName !== 'metrics') violations.push(`${t.monitor}: scrapes ${t.pod.owner} on port ${t.portName ?? t.port}, not its metrics port`);
+    if (t.path !== '/metrics') violations.push(`${t.monitor}: scrapes ${t.path}, not /metrics`);
+  }
+  const allPods = pods(objects);
+  for (const service of objects.filter((o) => o.kind === 'Service')) {
+    if (get(service, 'spec', 'clusterIP') === 'None') continue;
+    const selector = get(service, 'spec', 'selector') as Labels | undefined;
+    if (selector === undefined) continue;
+    const selected = allPods.filter((p) => p.namespace === namespaceOf(service) && selectorMatches({ matchLabels: selector }, p.labels));
+    for (const port of (get(service, 'spec', 'ports') ?? []) as { port: number; targetPort?: number | string }[]) {
+      const target = port.targetPort ?? port.port;
+      const hits = selected.filter((p) => p.ports.some((cp) => cp.name === 'metrics' && (typeof target === 'string' ? cp.name === target : cp.port === target)));
+      for (const pod of hits) violations.push(`${id(service)}: port ${port.port} exposes the metrics port of ${pod.owner} to clients`);
+    }
+  }
+  return violations;
+};
+
+/** Paths a client may reach through an Ingress, and paths that must stay inside the cluster. */
+const PUBLIC_PATHS = ['/', '/graphql', '/docs', '/docs/index.html'];
+const PRIVATE_PATHS = ['/metrics', '/healthz', '/readyz', '/readyz?exclude=redis', '/unknown'];
+
+/** Whether an Ingress path rule routes a request path (Exact: equal; Prefix: element-wise prefix, as the Ingress API defines). */
+function ingressRoutes(rule: { path?: string; pathType?: string }, requestPath: string): boolean {
+  const pathOnly = requestPath.split('?')[0] ?? requestPath;
+  const rulePath = rule.path ?? '/';
+  if (rule.pathType === 'Exact') return pathOnly === rulePath;
+  const prefix = rulePath.replace(/\/+$/, '');
+  return prefix === '' || pathOnly === prefix || pathOnly.startsWith(`${prefix}/`);
+}
+
+/**
+ * An Ingress routes the public API only: `/`, `/graphql` and `/docs` reach
+ * the gateway; health, readiness, metrics and any other path do not.
+ */
+export const ingressPublicPaths: Policy = (objects) => {
+  const violations: string[] = [];
+  for (const ingress of objects.filter((o) => o.kind === 'Ingress')) {
+    const rules = ((get(ingress, 'spec', 'rules') ?? []) as { http?: { paths?: { path?: string; pathType?: string }[] } }[]).flatMap((r) => r.http?.paths ?? []);
+    if (get(ingress, 'spec', 'defaultBackend') !== undefined) violations.push(`${id(ingress)}: a defaultBackend routes every path`);
+    for (const requestPath of PRIVATE_PATHS) {
+      const rule = rules.find((r) => ingressRoutes(r, requestPath));
+      if (rule !== undefined) violations.push(`${id(ingress)}: ${requestPath} is public (rule ${rule.path} ${rule.pathType ?? ''})`);
+    }
+    for (const requestPath of PUBLIC_PATHS) if (!rules.some((r) => ingressRoutes(r, requestPath))) violations.push(`${id(ingress)}: ${requestPath} is not routed`);
+  }
+  return violations;
+};
+
 /**
  * The NetworkPolicies allow exactly the architecture: every flow in APP_FLOWS
  * (both its egress and its ingress side), the ingress controller to the
- * gateway, Prometheus to the services, the fetcher to the internet on 443,
+ * gateway and to cert-manager's HTTP-01 solver, Prometheus to exactly what the
+ * ServiceMonitors and PodMonitors scrape, the fetcher to the internet on 443,
  * and deny every other connection between the pods, from other pods of the
  * namespace, from the ingress controller and monitoring to anything else, and
  * out of the cluster.
@@ -576,6 +792,7 @@ export const networkFlows: Policy = (objects) => {
   const violations: string[] = [];
   const policies = networkPolicies(objects);
   const ourPods = pods(objects).filter((p) => appOf(p.labels) !== undefined);
+  const scraped = scrapeTargets(objects).targets;
   const verdict = (from: Endpoint, to: Endpoint, port: number) => connectionAllowed(policies, from, to, port);
   const describe = (from: string, to: string, port: number) => `network: ${from} -> ${to}:${port}`;
   for (const ns of new Set(ourPods.map((p) => p.namespace))) {
@@ -601,9 +818,14 @@ export const networkFlows: Policy = (objects) => {
           violations.push(`${describe(outside.name, sourceApp, resolved)} is needed but blocked`);
         }
       }
+      const scrapes = scraped.filter((t) => t.pod.owner === source.owner && t.pod.namespace === source.namespace).map((t) => t.port);
+      for (const port of new Set(scrapes)) {
+        if (!verdict(PROMETHEUS, podEndpoint(source), port).allowed) violations.push(`${describe(PROMETHEUS.name, `${sourceApp} (${source.owner})`, port)} is scraped but blocked`);
+      }
       for (const outside of [INGRESS_CONTROLLER, PROMETHEUS, CNPG_OPERATOR, stranger]) {
         for (const { port } of source.ports) {
-          const permitted = INBOUND.some(([o, app, p]) => o === outside && app === sourceApp && resolvePort(p, source) === port);
+          const permitted =
+            INBOUND.some(([o, app, p]) => o === outside && app === sourceApp && resolvePort(p, source) === port) || (outside === PROMETHEUS && scrapes.includes(port));
           if (!permitted && verdict(outside, podEndpoint(source), port).allowed) violations.push(`${describe(outside.name, `${sourceApp} (${source.owner})`, port)} is allowed but not needed`);
         }
       }
@@ -702,6 +924,7 @@ export const syncWaves: Policy = (objects) => {
 interface ArgoSource {
   repoURL?: string;
   path?: string;
+  directory?: Record<string, unknown>;
 }
 interface ArgoAppSpec {
   project?: string;
@@ -709,40 +932,91 @@ interface ArgoAppSpec {
   sources?: ArgoSource[];
   destination?: { server?: string; name?: string; namespace?: string };
   syncPolicy?: {
-    automated?: { prune?: boolean; selfHeal?: boolean };
+    automated?: { prune?: boolean; selfHeal?: boolean; enabled?: boolean };
     syncOptions?: string[];
     retry?: { limit?: number; backoff?: { duration?: string } };
   };
 }
+interface ArgoApp {
+  where: string;
+  annotations: Record<string, string>;
+  spec: ArgoAppSpec;
+}
 
-/** Application specs: each Application's, and each ApplicationSet's template instantiated for every list element. */
-function applicationSpecs(objects: KObject[]): { where: string; spec: ArgoAppSpec }[] {
-  const result: { where: string; spec: ArgoAppSpec }[] = [];
+/**
+ * The subset of Go templates the ApplicationSet uses: `{{.key}}` and
+ * `{{- if eq .key "value" }} ... {{- end }}` (not nested).
+ */
+export function renderGoTemplate(template: string, element: Record<string, string>): string {
+  const conditionals = template.replace(/\{\{-?\s*if eq \.(\w+) "([^"]*)"\s*-?\}\}([\s\S]*?)\{\{-?\s*end\s*-?\}\}/g, (_whole, key: string, value: string, body: string) =>
+    element[key] === value ? body : '',
+  );
+  return conditionals.replace(/\{\{\s*\.?([A-Za-z0-9_.]+)\s*\}\}/g, (whole, key: string) => element[key] ?? whole);
+}
+
+/** A template patch merged into the template: objects key by key, anything else replaced. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isRecord(target) || !isRecord(patch)) return patch;
+  const merged: Record<string, unknown> = { ...target };
+  for (const [key, value] of Object.entries(patch)) merged[key] = mergePatch(target[key], value);
+  return merged;
+}
+
+/** Applications: each Application, and each ApplicationSet's template (and templatePatch) instantiated for every list element. */
+function applicationSpecs(objects: KObject[]): ArgoApp[] {
+  const result: ArgoApp[] = [];
   for (const o of objects) {
-    if (o.kind === 'Application') result.push({ where: id(o), spec: get(o, 'spec') ?? {} });
+    if (o.kind === 'Application') result.push({ where: id(o), annotations: o.metadata.annotations ?? {}, spec: get(o, 'spec') ?? {} });
     if (o.kind !== 'ApplicationSet') continue;
-    const template = JSON.stringify(get(o, 'spec', 'template', 'spec') ?? {});
+    const template = JSON.stringify(get(o, 'spec', 'template') ?? {});
+    const patch = get(o, 'spec', 'templatePatch');
     const generators = (get(o, 'spec', 'generators') ?? []) as { list?: { elements?: Record<string, string>[] } }[];
     const elements = generators.flatMap((g) => g.list?.elements ?? []);
-    if (elements.length === 0) result.push({ where: `${id(o)}: no list generator elements`, spec: {} });
+    if (elements.length === 0) result.push({ where: `${id(o)}: no list generator elements`, annotations: {}, spec: {} });
     for (const element of elements) {
-      const rendered = template.replace(/\{\{\s*\.?([A-Za-z0-9_.]+)\s*\}\}/g, (whole, key: string) => element[key] ?? whole);
-      result.push({ where: `${id(o)}[${JSON.stringify(element)}]`, spec: JSON.parse(rendered) as ArgoAppSpec });
+      let app = JSON.parse(renderGoTemplate(template, element)) as unknown;
+      if (typeof patch === 'string') app = mergePatch(app, parseYaml(renderGoTemplate(patch, element)) ?? {});
+      result.push({
+        where: `${id(o)}[${JSON.stringify(element)}]`,
+        annotations: (get(app, 'metadata', 'annotations') ?? {}) as Record<string, string>,
+        spec: (get(app, 'spec') ?? {}),
+      });
     }
   }
   return result;
 }
 
 /**
+ * Overlays that may sync automatically although their images are not pinned
+ * by digest in git: dev, which release.yml sets to each new build (tag and
+ * digest) on every push to main. Any other overlay (prod) syncs automatically
+ * only once its images are digests, never placeholders.
+ */
+export const AUTO_SYNC_WITHOUT_DIGESTS = ['gitops/overlays/dev'];
+
+/** Our images in an overlay's `images:` that carry no digest (sha-0000000 placeholders before the first release or promotion). */
+function undigestedImages(overlay: string): string[] {
+  const file = path.join(repoRoot, overlay, 'kustomization.yaml');
+  if (!existsSync(file)) return [];
+  const images = (get(parseYaml(readFileSync(file, 'utf8')), 'images') ?? []) as { name?: string; digest?: string }[];
+  return images.filter((i) => (i.name ?? '').startsWith(OWN_IMAGES) && i.digest === undefined).map((i) => i.name ?? '');
+}
+
+const isDirectory = (dir: string) => existsSync(dir) && statSync(dir).isDirectory();
+
+/**
  * Argo CD objects: every Application (ApplicationSet element) uses an existing
- * project, a repository and namespace that project allows, an overlay path
- * that exists in this repository with a kustomization.yaml, and automated
- * sync with prune, self-heal, CreateNamespace, ServerSideApply and retries.
+ * project, a repository and namespace that project allows, a path of this
+ * repository (a kustomization, or a folder of manifests for a directory
+ * source), ServerSideApply and retries. Applications of an overlay also create
+ * their namespace, diff server-side (defaulted fields are no drift), and sync
+ * automatically with prune and self-heal only when the overlay's images are
+ * pinned (AUTO_SYNC_WITHOUT_DIGESTS excepted, which must sync automatically).
  */
 export const argoApplications: Policy = (objects) => {
   const violations: string[] = [];
   const projects = new Map(objects.filter((o) => o.kind === 'AppProject').map((p) => [p.metadata.name, p]));
-  for (const { where, spec } of applicationSpecs(objects)) {
+  for (const { where, annotations, spec } of applicationSpecs(objects)) {
     if (where.endsWith('no list generator elements')) {
       violations.push(where);
       continue;
@@ -751,29 +1025,48 @@ export const argoApplications: Policy = (objects) => {
     if (project === undefined) violations.push(`${where}: project ${spec.project} is not in gitops/argocd`);
     const sourceRepos = (get(project, 'spec', 'sourceRepos') ?? []) as string[];
     const destinations = (get(project, 'spec', 'destinations') ?? []) as { server?: string; namespace?: string }[];
-    for (const source of [...(spec.source === undefined ? [] : [spec.source]), ...(spec.sources ?? [])]) {
+    const sources = [...(spec.source === undefined ? [] : [spec.source]), ...(spec.sources ?? [])];
+    for (const source of sources) {
       if (project !== undefined && !sourceRepos.includes(source.repoURL ?? '')) violations.push(`${where}: repository ${source.repoURL} is not allowed by project ${spec.project}`);
       const dir = path.join(repoRoot, source.path ?? '');
-      if (source.path === undefined || !existsSync(path.join(dir, 'kustomization.yaml'))) violations.push(`${where}: path ${source.path} is not a kustomization in this repository`);
+      const kustomization = existsSync(path.join(dir, 'kustomization.yaml'));
+      const manifests = source.directory !== undefined && isDirectory(dir) && readdirSync(dir).some((f) => f.endsWith('.yaml'));
+      if (source.path === undefined || !(kustomization || manifests)) violations.push(`${where}: path ${source.path} is not a kustomization (or, for a directory source, a folder of manifests) in this repository`);
     }
     const ns = spec.destination?.namespace;
     if (project !== undefined && !destinations.some((d) => d.namespace === ns && d.server === spec.destination?.server)) {
       violations.push(`${where}: destination ${spec.destination?.server} ${ns} is not allowed by project ${spec.project}`);
     }
     const sync = spec.syncPolicy;
-    if (sync?.automated?.prune !== true || sync.automated.selfHeal !== true) violations.push(`${where}: automated sync without prune and selfHeal`);
-    for (const option of ['CreateNamespace=true', 'ServerSideApply=true']) if (!(sync?.syncOptions ?? []).includes(option)) violations.push(`${where}: syncOptions lack ${option}`);
+    const automated = sync?.automated !== undefined && sync.automated.enabled !== false;
+    const overlay = sources.map((s) => s.path ?? '').find((p) => p.startsWith('gitops/overlays/'));
+    if (overlay === undefined) {
+      if (!automated || sync?.automated?.selfHeal !== true) violations.push(`${where}: not synced automatically with self-heal (the Argo CD objects would drift from git)`);
+    } else {
+      if (automated && (sync?.automated?.prune !== true || sync.automated.selfHeal !== true)) violations.push(`${where}: automated sync without prune and selfHeal`);
+      const unpinned = undigestedImages(overlay);
+      if (AUTO_SYNC_WITHOUT_DIGESTS.includes(overlay)) {
+        if (!automated) violations.push(`${where}: ${overlay} is not synced automatically (release.yml deploys dev by committing to it)`);
+      } else if (automated && unpinned.length > 0) {
+        violations.push(`${where}: syncs ${overlay} automatically while ${unpinned.length} of its images are not pinned by digest (placeholders before the first promotion): sync it by hand until then`);
+      }
+      if (!(sync?.syncOptions ?? []).includes('CreateNamespace=true')) violations.push(`${where}: syncOptions lack CreateNamespace=true`);
+      if (!(annotations['argocd.argoproj.io/compare-options'] ?? '').includes('ServerSideDiff=true')) {
+        violations.push(`${where}: no server-side diff (argocd.argoproj.io/compare-options: ServerSideDiff=true): fields operators default show as drift forever`);
+      }
+    }
+    if (!(sync?.syncOptions ?? []).includes('ServerSideApply=true')) violations.push(`${where}: syncOptions lack ServerSideApply=true`);
     if (sync?.retry?.limit === undefined || sync.retry.backoff?.duration === undefined) violations.push(`${where}: no retry with backoff`);
   }
   return violations;
 };
 
-/** The AppProject permits every kind a render holds (namespaced ones in the namespace whitelist), and the render's namespace. */
+/** The AppProject `projectName` permits every kind a render holds (namespaced ones in the namespace whitelist), and the render's namespace. */
 export const argoProjectPermits =
-  (argo: KObject[]): Policy =>
+  (argo: KObject[], projectName = 'crypto-aggregator'): Policy =>
   (objects) => {
-    const project = argo.find((o) => o.kind === 'AppProject');
-    if (project === undefined) return ['gitops/argocd: no AppProject'];
+    const project = argo.find((o) => o.kind === 'AppProject' && o.metadata.name === projectName);
+    if (project === undefined) return [`gitops/argocd: no AppProject ${projectName}`];
     const list = (field: string) => (get(project, 'spec', field) ?? []) as { group: string; kind: string }[];
     const permitted = (entries: { group: string; kind: string }[], o: KObject) => {
       const g = o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.lastIndexOf('/')) : '';
@@ -876,7 +1169,8 @@ const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'red
  * The manifests agree with the services' own configuration schemas: every
  * variable a container sets is one its service reads, the environment parses
  * (values in range, URLs well-formed, secrets required in production present),
- * the container's `http` port is the port the service will listen on, probes
+ * the container's `http` port is the port the service will listen on and its
+ * `metrics` port the METRICS_PORT it serves /metrics on (always set), probes
  * hit /healthz (liveness, startup) and /readyz (readiness) on that port, URLs
  * to in-cluster hosts name a Service with that port (GraphQL at /graphql),
  * shared variables agree between services, and a job's deadline outlasts the
@@ -925,6 +1219,11 @@ export const configDrift =
       if (typeof config.port === 'number') {
         if (http === undefined) violations.push(`${where}: no container port named http (the service listens on ${config.port})`);
         else if (http.containerPort !== config.port) violations.push(`${where}: container port http is ${http.containerPort}, the service listens on ${config.port}`);
+        // In Kubernetes /metrics must not share the public port (the Ingress and the client Services expose it).
+        const metrics = (container.ports ?? []).find((p) => p.name === 'metrics');
+        if (typeof config.metricsPort !== 'number') violations.push(`${where}: METRICS_PORT is not set: /metrics would be served on the public port ${config.port}`);
+        else if (metrics === undefined) violations.push(`${where}: no container port named metrics (METRICS_PORT is ${config.metricsPort})`);
+        else if (metrics.containerPort !== config.metricsPort) violations.push(`${where}: container port metrics is ${metrics.containerPort}, METRICS_PORT is ${config.metricsPort}`);
       }
       if (workload.longRunning) {
         const expected: [keyof IContainer & `${string}Probe`, string][] = [
@@ -975,5 +1274,10 @@ export const RENDER_POLICIES: Record<string, Policy> = {
   workloadShape,
   networkPolicyCoverage,
   networkFlows,
+  privateMetrics,
+  ingressPublicPaths,
+  externalSecretDefaults,
+  statefulSetService,
+  cnpgBackups,
   syncWaves,
 };

@@ -17,14 +17,15 @@
  * CloudNativePG (no model package): ajv on the CRD's openAPIV3Schema copied
  * into gitops/crds-schemas/, closed with `additionalProperties: false` wherever
  * the schema lists properties and does not preserve unknown fields (what the
- * API server's structural pruning would drop).
+ * API server's structural pruning would drop). The Barman Cloud plugin's
+ * ObjectStore: see objectStoreSchema.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
-import { type KObject, group, id, isRecord, repoRoot } from './k8s.js';
+import { type KObject, get, group, id, isRecord, repoRoot } from './k8s.js';
 
 interface ModelClass {
   apiVersion: string;
@@ -178,12 +179,56 @@ export function closeSchema(schema: JsonSchema): JsonSchema {
 
 let crdValidators: Map<string, ValidateFunction> | undefined;
 
+/**
+ * The Barman Cloud plugin's ObjectStore (barmancloud.cnpg.io/v1), built from
+ * the CloudNativePG Cluster CRD: its `spec.configuration` is the in-tree
+ * BarmanObjectStoreConfiguration, whose schema the Cluster CRD carries
+ * (`spec.backup.barmanObjectStore`), and the few fields around it are the
+ * plugin's documented API (`retentionPolicy` like 30d, the sidecar's
+ * settings). `serverName` belongs in the Cluster's plugin parameters, not
+ * here: the plugin's CRD rejects it.
+ */
+function objectStoreSchema(cluster: JsonSchema): JsonSchema | undefined {
+  const clusterSpec = get(cluster, 'properties', 'spec', 'properties');
+  const configuration = get(clusterSpec, 'backup', 'properties', 'barmanObjectStore');
+  if (!isRecord(configuration)) return undefined;
+  return {
+    type: 'object',
+    required: ['metadata', 'spec'],
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec: {
+        type: 'object',
+        required: ['configuration'],
+        properties: {
+          configuration: { ...configuration, not: { required: ['serverName'] } },
+          retentionPolicy: { type: 'string', pattern: '^[1-9][0-9]*[dwm]$' },
+          instanceSidecarConfiguration: {
+            type: 'object',
+            properties: {
+              additionalContainerArgs: { type: 'array', items: { type: 'string' } },
+              env: get(clusterSpec, 'env') ?? { type: 'array' },
+              logLevel: { type: 'string', enum: ['error', 'warning', 'info', 'debug', 'trace'] },
+              resources: get(clusterSpec, 'resources') ?? { type: 'object' },
+              retentionPolicyIntervalSeconds: { type: 'integer' },
+            },
+          },
+        },
+      },
+      status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+    },
+  };
+}
+
 /** apiVersion/kind -> validator, for every CRD version in gitops/crds-schemas/. */
 function crdValidator(apiVersion: string, kind: string): ValidateFunction | undefined {
   if (crdValidators === undefined) {
     crdValidators = new Map();
     // OpenAPI keywords (x-kubernetes-*, nullable, int32 formats) are not JSON Schema: tolerate, do not enforce formats.
-    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+    // verbose: a `not` error then carries the schema it matched, to name the forbidden field.
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, verbose: true });
     for (const file of readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml'))) {
       const crd = parse(readFileSync(path.join(CRD_DIR, file), 'utf8')) as {
         spec: { group: string; names: { kind: string }; versions: { name: string; schema?: { openAPIV3Schema?: JsonSchema } }[] };
@@ -192,6 +237,8 @@ function crdValidator(apiVersion: string, kind: string): ValidateFunction | unde
         const schema = version.schema?.openAPIV3Schema;
         if (schema === undefined) continue;
         crdValidators.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(closeSchema(schema)));
+        const objectStore = crd.spec.names.kind === 'Cluster' && version.name === 'v1' ? objectStoreSchema(schema) : undefined;
+        if (objectStore !== undefined) crdValidators.set('barmancloud.cnpg.io/v1/ObjectStore', ajv.compile(closeSchema(objectStore)));
       }
     }
   }
@@ -204,6 +251,8 @@ function crdMessage(error: ErrorObject): string {
     const field = String((error.params as { additionalProperty: string }).additionalProperty);
     return `unknown field ${at === '' ? field : `${at}.${field}`}`;
   }
+  const forbidden = error.keyword === 'not' && isRecord(error.schema) && Array.isArray(error.schema.required) ? (error.schema.required as string[]) : [];
+  if (forbidden.length > 0) return `${at === '' ? '(root)' : at}: ${forbidden.join(', ')} must not be set here`;
   return `${at === '' ? '(root)' : at} ${error.message ?? error.keyword}`;
 }
 
@@ -212,7 +261,7 @@ export async function schemaViolations(objects: KObject[]): Promise<string[]> {
   const violations: string[] = [];
   for (const object of objects) {
     const where = `${object.apiVersion} ${id(object)}`;
-    const crd = group(object.apiVersion) === 'postgresql.cnpg.io' ? crdValidator(object.apiVersion, object.kind) : undefined;
+    const crd = ['postgresql.cnpg.io', 'barmancloud.cnpg.io'].includes(group(object.apiVersion)) ? crdValidator(object.apiVersion, object.kind) : undefined;
     if (crd !== undefined) {
       // The CRD schema says only `metadata: {type: object}`: check metadata with the ObjectMeta model.
       if (!crd(object)) violations.push(...(crd.errors ?? []).map((e) => `${where}: ${crdMessage(e)}`));

@@ -16,7 +16,7 @@ interface PromtoolTests {
   tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
 }
 
-const RULES_FILE = path.join(REPO_ROOT, 'gitops/base/monitoring/prometheus-rules.yaml');
+const RULES_FILE = path.join(REPO_ROOT, 'gitops/components/alerts-and-dashboard/prometheus-rules.yaml');
 const TESTS_FILE = path.join(REPO_ROOT, 'test/monitoring/alerts.promtool.yaml');
 const RUNBOOKS = readFileSync(path.join(REPO_ROOT, 'docs/runbooks.md'), 'utf8');
 
@@ -65,6 +65,8 @@ describe('alert rules (promtool, on the shipped PrometheusRule)', () => {
       'CryptoaggGatewayErrorRate',
       'CryptoaggHighLatency',
       'CryptoaggPodNotReady',
+      'CryptoaggRedisMemoryHigh',
+      'CryptoaggRedisPersistenceFailing',
     ]);
     for (const alert of alerts) {
       expect(['critical', 'warning']).toContain(alert.labels?.severity);
@@ -84,6 +86,30 @@ describe('alert rules (promtool, on the shipped PrometheusRule)', () => {
     const test = promtool(['test', 'rules', 'alerts.promtool.yaml'], broken);
     expect(test.status).not.toBe(0);
     expect(test.output).toContain('alertname: CryptoaggDataStale');
+  });
+
+  it('the unit tests catch rules that mix the namespaces (aggregations without `namespace`)', () => {
+    const mixed = prometheusRule.spec.groups.map((g) => ({
+      ...g,
+      rules: g.rules.map((r) => ({ ...r, expr: r.expr.replace(/by \(namespace\) /g, '').replace(/by \(namespace, /g, 'by (') })),
+    }));
+    expect(mixed.flatMap((g) => g.rules).some((r) => r.expr.includes('namespace)'))).toBe(false);
+    const test = promtool(['test', 'rules', 'alerts.promtool.yaml'], mixed);
+    expect(test.status).not.toBe(0);
+    for (const name of ['CryptoaggDataStale', 'CryptoaggFetchFailing', 'CryptoaggGatewayErrorRate', 'CryptoaggHighLatency', 'CryptoaggCacheUnavailable', 'CryptoaggRedisMemoryHigh']) {
+      expect(test.output).toContain(`alertname: ${name}`);
+    }
+  });
+
+  it('the unit tests catch a pod alert that counts finished pods, and a Job alert that counts failures kept for a day', () => {
+    const careless = prometheusRule.spec.groups.map((g) => ({
+      ...g,
+      rules: g.rules.map((r) => ({ ...r, expr: r.expr.replace(/\s+(unless|and) on \(namespace, (pod|job_name)\)[\s\S]*$/, '') })),
+    }));
+    const test = promtool(['test', 'rules', 'alerts.promtool.yaml'], careless);
+    expect(test.status).not.toBe(0);
+    expect(test.output).toContain('name: finished fetcher pods, ready pods and other namespaces do not fire');
+    expect(test.output).toContain('name: a failed fetcher Job kept for a day stops firing after the hour');
   });
 
   it('promtool is the real one', () => {

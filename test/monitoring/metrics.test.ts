@@ -2,7 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createLogger, parseConfig } from '@cryptoagg/core';
+import { coinsConfigSchema, startCoinsSubgraph } from '@cryptoagg/coins';
 import { REPO_ROOT } from '@cryptoagg/db';
+import { gatewayConfigSchema, startGateway } from '@cryptoagg/gateway';
+import type { RunningService } from '@cryptoagg/http';
+import { pricesConfigSchema, startPricesSubgraph } from '@cryptoagg/prices';
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
 import { dashboardExpressions, DASHBOARD_PATH, renderDashboard } from '@cryptoagg/monitoring';
 import { createTestDatabase, freePort, runScript, type TestDatabase } from '@cryptoagg/testing';
@@ -12,9 +17,15 @@ import { gql, metric, startApi, type Api } from '../support/api.js';
 import { OPERATIONS } from '../support/operations.js';
 
 /** Metrics that kube-state-metrics exports, not our services; the rules may use these. */
-const KUBE_STATE_METRICS = ['kube_job_failed', 'kube_pod_status_ready'];
+const KUBE_STATE_METRICS = ['kube_job_failed', 'kube_job_status_start_time', 'kube_pod_status_ready', 'kube_pod_status_phase'];
+/**
+ * Metrics of the redis_exporter sidecar (gitops/components/monitoring), as its
+ * exporter/exporter.go names them (INFO used_memory, maxmemory,
+ * aof_last_write_status, aof_last_bgrewrite_status; status 1 = ok).
+ */
+const REDIS_EXPORTER_METRICS = ['redis_memory_used_bytes', 'redis_memory_max_bytes', 'redis_aof_last_write_status', 'redis_aof_last_bgrewrite_status'];
 
-const rules = parse(readFileSync(path.join(REPO_ROOT, 'gitops/base/monitoring/prometheus-rules.yaml'), 'utf8')) as {
+const rules = parse(readFileSync(path.join(REPO_ROOT, 'gitops/components/alerts-and-dashboard/prometheus-rules.yaml'), 'utf8')) as {
   spec: { groups: { rules: { alert?: string; expr: string }[] }[] };
 };
 const ruleExpressions = rules.spec.groups.flatMap((g) => g.rules.map((r) => r.expr));
@@ -55,7 +66,7 @@ async function exportedNames(serviceUrl: string): Promise<Set<string>> {
   return names;
 }
 
-const metricNames = (expr: string) => [...new Set(expr.match(/\b(?:cryptoagg|kube)_[a-z0-9_]+/g) ?? [])];
+const metricNames = (expr: string) => [...new Set(expr.match(/\b(?:cryptoagg|kube|redis)_[a-z0-9_]+/g) ?? [])];
 
 describe('the dashboard and the alert rules use only metrics that exist', () => {
   it('the committed dashboard JSON is what the generator builds', () => {
@@ -67,10 +78,19 @@ describe('the dashboard and the alert rules use only metrics that exist', () => 
     for (const service of [api.gateway, api.coins, api.prices]) for (const name of await exportedNames(service.url)) exported.add(name);
     const expressions = [...dashboardExpressions(), ...ruleExpressions];
     expect(expressions.length).toBeGreaterThan(20);
-    const missing = expressions.flatMap((expr) => metricNames(expr).filter((n) => !exported.has(n) && !KUBE_STATE_METRICS.includes(n)));
+    const missing = expressions.flatMap((expr) => metricNames(expr).filter((n) => !exported.has(n) && !KUBE_STATE_METRICS.includes(n) && !REDIS_EXPORTER_METRICS.includes(n)));
     expect(missing).toEqual([]);
     // And the check itself can fail: a name no service exports is reported.
     expect(metricNames('rate(cryptoagg_not_a_metric_total[5m])').filter((n) => !exported.has(n))).toEqual(['cryptoagg_not_a_metric_total']);
+  });
+
+  it('every dashboard query is limited to the namespace picked in its `namespace` variable (dev and prod share one Prometheus)', () => {
+    const dashboard = JSON.parse(renderDashboard()) as { uid: string; templating: { list: { name: string; query?: unknown }[] } };
+    expect(dashboard.uid).toBe('crypto-aggregator');
+    expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace']);
+    const selectors = dashboardExpressions().flatMap((expr) => [...expr.matchAll(/\b((?:cryptoagg|redis)_[a-z0-9_]+)(\{[^}]*\})?/g)].map((m) => ({ metric: m[1], matchers: m[2] ?? '' })));
+    expect(selectors.length).toBeGreaterThan(20);
+    expect(selectors.filter((s) => !s.matchers.includes('namespace="$namespace"'))).toEqual([]);
   });
 
   it('the contract metrics are on every service', async () => {
@@ -78,6 +98,54 @@ describe('the dashboard and the alert rules use only metrics that exist', () => 
       const names = await exportedNames(service.url);
       expect(names.has('cryptoagg_data_last_fetch_timestamp_seconds')).toBe(true);
       expect(names.has('cryptoagg_cache_requests_total')).toBe(true);
+    }
+  });
+});
+
+describe('METRICS_PORT, as Kubernetes sets it', () => {
+  function parsed<T>(result: { ok: true; config: T } | { ok: false; errors: string[] }): T {
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    return result.config;
+  }
+
+  it('each service serves /metrics on its metrics port only, with the contract metrics, and GraphQL on its own port as before', async () => {
+    const [coinsPort, coinsMetrics, pricesPort, pricesMetrics, gatewayPort, gatewayMetrics] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+    const common = { HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: t.url };
+    const logger = createLogger('metrics-port', 'silent');
+    const started: RunningService[] = [];
+    try {
+      const coins = await startCoinsSubgraph(parsed(parseConfig(coinsConfigSchema, { ...common, COINS_PORT: String(coinsPort), METRICS_PORT: String(coinsMetrics) })), logger);
+      started.push(coins);
+      const prices = await startPricesSubgraph(parsed(parseConfig(pricesConfigSchema, { ...common, PRICES_PORT: String(pricesPort), METRICS_PORT: String(pricesMetrics) })), logger);
+      started.push(prices);
+      const gateway = await startGateway(
+        parsed(
+          parseConfig(gatewayConfigSchema, {
+            ...common,
+            GATEWAY_PORT: String(gatewayPort),
+            METRICS_PORT: String(gatewayMetrics),
+            COINS_URL: `${coins.url}/graphql`,
+            PRICES_URL: `${prices.url}/graphql`,
+          }),
+        ),
+        logger,
+      );
+      started.push(gateway);
+      expect((await gql(`${gateway.url}/graphql`, '{ fetchStatus { coinsUpdated } }')).data).toEqual({ fetchStatus: { coinsUpdated: 20 } });
+      for (const [service, metricsPort] of [
+        [gateway, gatewayMetrics],
+        [coins, coinsMetrics],
+        [prices, pricesMetrics],
+      ] as const) {
+        expect((await fetch(`${service.url}/metrics`)).status, service.url).toBe(404);
+        expect(service.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}`);
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        expect(text).toContain('# TYPE cryptoagg_data_last_fetch_timestamp_seconds gauge');
+        expect(text).toContain('# TYPE cryptoagg_cache_requests_total counter');
+        expect((await fetch(`http://127.0.0.1:${metricsPort}/graphql`)).status).toBe(404);
+      }
+    } finally {
+      for (const service of started.reverse()) await service.stop();
     }
   });
 });

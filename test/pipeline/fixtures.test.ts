@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { APPROVAL_LABEL } from '../../packages/stack/src/schema-check.js';
 import { actionlint } from './actionlint.js';
 import * as rules from './rules.js';
+import { shellcheckVersion, shellcheckWorkflow } from './shellcheck.js';
 import { type Workflow, loadDependabot, loadWorkflow, repoRoot } from './workflow.js';
 
 const fixturesDir = path.join(repoRoot, 'test/pipeline/fixtures');
@@ -49,10 +50,11 @@ const CASES: Record<string, { rule: string; check: (wf: Workflow) => string[]; e
     check: rules.testJob,
     expected: [
       'jobs.test.steps[3]: runs "npm run test:unit", not the README\'s npm test',
-      'jobs.test: no postgres:15 service container',
+      'jobs.test: no postgres:17 service container',
       'jobs.test: no redis:7 service container',
       'jobs.test: REDIS_URL is not set',
       'jobs.test: does not install redis-server (some tests run it)',
+      'jobs.test: does not install shellcheck (some tests run it)',
       'jobs.test: test results are not uploaded when tests fail',
     ],
   },
@@ -98,10 +100,29 @@ const CASES: Record<string, { rule: string; check: (wf: Workflow) => string[]; e
     check: (wf) => [...rules.gitopsDevOnly(targets)(wf), ...rules.releaseTrigger(wf)],
     expected: [
       'jobs.deploy: kustomize edit set image runs in gitops/overlays/prod, not gitops/overlays/dev',
+      'jobs.deploy: the images are set by tag only, not pinned by digest (image:tag@digest)',
       'jobs.deploy: commits <every file>, outside gitops/overlays/dev',
       'jobs.deploy: mentions gitops/overlays/prod: release touches dev only',
       'jobs.deploy: does not wait for the image job',
       "push trigger lacks paths-ignore: ['gitops/**'] (the gitops commit would start another release)",
+    ],
+  },
+  'node20-actions.yml': {
+    rule: 'node24Actions',
+    check: rules.node24Actions,
+    expected: [
+      'jobs.test.steps[0]: actions/checkout v4 runs on Node 20, which hosted runners no longer have: v5 or later',
+      'jobs.test.steps[3]: actions/upload-artifact v4 runs on Node 20, which hosted runners no longer have: v6 or later',
+    ],
+  },
+  'pin-images-pushes.yml': {
+    rule: 'pinImagesWorkflow',
+    check: rules.pinImagesWorkflow,
+    expected: [
+      'not triggered by schedule: digests would only move when someone remembers',
+      'no step runs .github/scripts/pin-images.ts',
+      'jobs.pin: pushes directly: digests change through a reviewed pull request',
+      'jobs.pin: commits README.md, which holds no image reference',
     ],
   },
   'promote-writes-dev.yml': {
@@ -110,6 +131,7 @@ const CASES: Record<string, { rule: string; check: (wf: Workflow) => string[]; e
     expected: [
       'also triggered by push: promotion is a decision',
       'jobs.promote: kustomize edit set image runs in gitops/overlays/dev, not gitops/overlays/prod',
+      'jobs.promote: the images are set by tag only, not pinned by digest (image:tag@digest)',
       'jobs.promote: commits <every file>, outside gitops/overlays/prod',
     ],
   },
@@ -117,7 +139,7 @@ const CASES: Record<string, { rule: string; check: (wf: Workflow) => string[]; e
 
 describe('each structural rule catches its broken fixture', () => {
   it('every workflow fixture is covered', () => {
-    const files = readdirSync(fixturesDir).filter((f) => f.endsWith('.yml') && !f.startsWith('dependabot') && f !== 'actionlint-broken.yml');
+    const files = readdirSync(fixturesDir).filter((f) => f.endsWith('.yml') && !f.startsWith('dependabot') && !['actionlint-broken.yml', 'shellcheck-broken.yml'].includes(f));
     expect(files.sort()).toEqual(Object.keys(CASES).sort());
   });
 
@@ -140,6 +162,17 @@ describe('each structural rule catches its broken fixture', () => {
   it('dockerTargets finds the final stages of a multi-stage Dockerfile', () => {
     const dockerfile = ['FROM node:24-slim AS build', 'FROM node:24-slim AS runtime', 'COPY --from=build /app /app', 'FROM runtime AS api', 'FROM runtime AS worker'].join('\n');
     expect(rules.dockerTargets(dockerfile)).toEqual(['api', 'worker']);
+  });
+});
+
+describe('shellcheck', () => {
+  // Locally shellcheck may be missing (the check then shows as skipped); CI installs it, and there a missing one fails.
+  it.skipIf(shellcheckVersion() === undefined && process.env.CI !== 'true')('finds what bash -n lets through in a run script (fixture)', () => {
+    expect(shellcheckVersion(), 'shellcheck is required (Debian package shellcheck)').toMatch(/^\d+\.\d+/);
+    expect(shellcheckWorkflow(loadWorkflow(fixture('shellcheck-broken.yml')))).toEqual([
+      'jobs.deploy.steps[0]: line 1: Use \'cd ... || exit\' or \'cd ... || return\' in case cd fails. [SC2164]',
+      'jobs.deploy.steps[0]: line 3: Double quote to prevent globbing and word splitting. [SC2086]',
+    ]);
   });
 });
 

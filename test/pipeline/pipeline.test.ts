@@ -10,6 +10,7 @@ import { APPROVAL_LABEL } from '../../packages/stack/src/schema-check.js';
 import { describe, expect, it } from 'vitest';
 import { actionlint } from './actionlint.js';
 import * as rules from './rules.js';
+import { shellcheckWorkflow } from './shellcheck.js';
 import { loadDependabot, loadWorkflow, repoRoot } from './workflow.js';
 
 const workflowsDir = path.join(repoRoot, '.github/workflows');
@@ -19,7 +20,7 @@ const targets = rules.dockerTargets(readFileSync(path.join(repoRoot, 'Dockerfile
 
 describe('.github/workflows', () => {
   it('holds the CI, release and promotion workflows', () => {
-    expect(workflowFiles.sort()).toEqual(['ci.yml', 'promote.yml', 'release.yml']);
+    expect(workflowFiles.sort()).toEqual(['ci.yml', 'pin-images.yml', 'promote.yml', 'release.yml']);
   });
 
   it.each(workflowFiles)('%s passes actionlint', async (file) => {
@@ -38,14 +39,19 @@ describe('.github/workflows', () => {
     }
   });
 
-  it.each(workflowFiles)('%s pins every action to a commit SHA with its version, and declares least-privilege permissions everywhere', (file) => {
+  it.each(workflowFiles)('%s passes shellcheck on every run script', (file) => {
+    expect(shellcheckWorkflow(workflow(file))).toEqual([]);
+  });
+
+  it.each(workflowFiles)('%s pins every action to a commit SHA with its version, on a Node 24 release, and declares least-privilege permissions everywhere', (file) => {
     const wf = workflow(file);
     expect(rules.pinnedActions(wf)).toEqual([]);
+    expect(rules.node24Actions(wf)).toEqual([]);
     expect(rules.permissionsDeclared(wf)).toEqual([]);
     expect(rules.leastPrivilege(wf)).toEqual([]);
   });
 
-  it('CI lints, type-checks, checks generated files, the schema (label-gated), manifests and docs, and runs npm test against Postgres 15 and Redis 7', () => {
+  it('CI lints, type-checks, checks generated files, the schema (label-gated), manifests and docs, and runs npm test against Postgres 17 and Redis 7', () => {
     const ci = workflow('ci.yml');
     expect(rules.ciChecks(APPROVAL_LABEL)(ci)).toEqual([]);
     expect(rules.testJob(ci)).toEqual([]);
@@ -73,6 +79,31 @@ describe('.github/workflows', () => {
 
   it('promotion writes the prod overlay only', () => {
     expect(rules.promoteToProd(targets)(workflow('promote.yml'))).toEqual([]);
+  });
+
+  it('third-party images are pinned by a scheduled pull request, not by hand', () => {
+    expect(rules.pinImagesWorkflow(workflow('pin-images.yml'))).toEqual([]);
+  });
+});
+
+describe('LICENSE', () => {
+  it('holds the full text of the license package.json declares (Apache-2.0)', () => {
+    expect((JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { license: string }).license).toBe('Apache-2.0');
+    const text = readFileSync(path.join(repoRoot, 'LICENSE'), 'utf8');
+    expect(text).toMatch(/^\s+Apache License\n\s+Version 2\.0, January 2004\n\s+http:\/\/www\.apache\.org\/licenses\/\n/);
+    const sections = [...text.matchAll(/^\s+(\d)\. ([A-Z][\w ]+)\./gm)].map((m) => `${m[1]}. ${m[2]}`);
+    expect(sections).toEqual([
+      '1. Definitions',
+      '2. Grant of Copyright License',
+      '3. Grant of Patent License',
+      '4. Redistribution',
+      '5. Submission of Contributions',
+      '6. Trademarks',
+      '7. Disclaimer of Warranty',
+      '8. Limitation of Liability',
+      '9. Accepting Warranty or Additional Liability',
+    ]);
+    expect(text).toContain('END OF TERMS AND CONDITIONS');
   });
 });
 

@@ -73,6 +73,34 @@ export const pinnedActions: Rule = (workflow) => {
   return violations;
 };
 
+/**
+ * The majors each action runs on Node 24 from (GitHub's hosted runners have
+ * dropped Node 20): a pin to an older release is a workflow that no longer runs.
+ */
+export const NODE24_MAJORS: Record<string, number> = {
+  'actions/checkout': 5,
+  'actions/setup-node': 5,
+  'actions/upload-artifact': 6,
+  'actions/download-artifact': 6,
+  'docker/login-action': 4,
+  'docker/setup-buildx-action': 4,
+  'docker/build-push-action': 7,
+  'peter-evans/create-pull-request': 8,
+};
+
+/** Every action we know the Node 24 major of is pinned to a release of that major or later (the `# vX.Y.Z` comment). */
+export const node24Actions: Rule = (workflow) => {
+  const violations: string[] = [];
+  for (const { jobId, step, index, where } of stepsOf(workflow)) {
+    const [action = '', ref] = (step.uses ?? '').split('@');
+    const minimum = NODE24_MAJORS[action];
+    if (minimum === undefined || ref === undefined) continue;
+    const major = /^v(\d+)/.exec(inlineComment(workflow.doc, ['jobs', jobId, 'steps', index, 'uses']) ?? '')?.[1];
+    if (major === undefined || Number(major) < minimum) violations.push(`${where}: ${action} ${major === undefined ? '(unknown release)' : `v${major}`} runs on Node 20, which hosted runners no longer have: v${minimum} or later`);
+  }
+  return violations;
+};
+
 const writes = (permissions: Workflow['permissions']): string[] =>
   permissions === 'write-all'
     ? ['write-all']
@@ -174,9 +202,9 @@ const publishes = (ports: (string | number)[] | undefined, hostPort: string) => 
 
 /**
  * The tests are the README's `npm test` (extra vitest flags after `--` are
- * fine), run once, in a job with PostgreSQL 15 and Redis 7 service containers
- * that DATABASE_URL / REDIS_URL point at, CI=true, the tools some tests run,
- * and the results uploaded even when tests fail.
+ * fine), run once, in a job with PostgreSQL 17 (the major prod runs) and
+ * Redis 7 service containers that DATABASE_URL / REDIS_URL point at, CI=true,
+ * the tools some tests run, and the results uploaded even when tests fail.
  */
 export const testJob: Rule = (workflow) => {
   const violations: string[] = [];
@@ -196,7 +224,7 @@ export const testJob: Rule = (workflow) => {
   if (!isTrue(env.CI)) violations.push(`jobs.${jobId}: CI is not 'true'`);
   const services = Object.values(job.services ?? {});
   for (const [variable, wanted, image, protocol] of [
-    ['DATABASE_URL', 'postgres:15', /^postgres:15([.-]|$)/, /^postgres(ql)?:$/],
+    ['DATABASE_URL', 'postgres:17', /^postgres:17([.-]|@|$)/, /^postgres(ql)?:$/],
     ['REDIS_URL', 'redis:7', /^redis:7([.-]|$)/, /^rediss?:$/],
   ] as const) {
     const service = services.find((s) => image.test(s.image ?? ''));
@@ -217,7 +245,7 @@ export const testJob: Rule = (workflow) => {
     if (service !== undefined && !publishes(service.ports, url.port)) violations.push(`jobs.${jobId}: ${variable} port ${url.port} is not published by the ${service.image} service`);
   }
   const install = (job.steps ?? []).flatMap((s) => commandLines(s.run)).find((l) => /apt-get install/.test(l)) ?? '';
-  for (const pkg of ['redis-server', 'prometheus']) {
+  for (const pkg of ['redis-server', 'prometheus', 'shellcheck']) {
     if (!new RegExp(`\\b${pkg}\\b`).test(install)) violations.push(`jobs.${jobId}: does not install ${pkg} (some tests run it)`);
   }
   const upload = (job.steps ?? []).find((s) => uses(s, 'actions/upload-artifact'));
@@ -339,6 +367,9 @@ function stagedPaths(step: Step): string[] {
 }
 
 /** The job(s) writing to the repository edit only the given overlay's images, for every target, and stage nothing else. */
+/** An image set by `kustomize edit set image` pinned to a digest as well as a tag (`...:sha-<commit>@<digest>`). */
+const BY_DIGEST = /:sha-\$\{?[\w:]+\}?@\$\{?\w+\}?/;
+
 const writesOnlyOverlay = (workflow: Workflow, env: string, targets: string[], version: RegExp, what: string): string[] => {
   const jobs = writingJobs(workflow);
   if (jobs.length === 0) return ['no job writes the gitops change'];
@@ -352,6 +383,7 @@ const writesOnlyOverlay = (workflow: Workflow, env: string, targets: string[], v
       }
       for (const target of targets) if (!new RegExp(`\\b${target}\\b`).test(step.run ?? '')) violations.push(`jobs.${jobId}: does not set the ${target} image`);
       if (!version.test(step.run ?? '')) violations.push(`jobs.${jobId}: the images are not set to ${what}`);
+      if (!BY_DIGEST.test(step.run ?? '')) violations.push(`jobs.${jobId}: the images are set by tag only, not pinned by digest (image:tag@digest)`);
     }
     for (const step of job.steps ?? []) {
       for (const staged of stagedPaths(step)) {
@@ -390,6 +422,32 @@ export const promoteToProd =
     violations.push(...writesOnlyOverlay(workflow, 'prod', targets, /sha-\$\{?\w+/, 'a sha-<commit> tag'));
     return violations;
   };
+
+// ---------------------------------------------------------------------------
+// pin-images.yml
+
+/**
+ * Third-party images are pinned by a machine that reads the registries, on a
+ * schedule: the workflow runs .github/scripts/pin-images.ts and proposes the
+ * result as a pull request (review, CI) that touches the Dockerfile and gitops/
+ * only, never a direct push.
+ */
+export const pinImagesWorkflow: Rule = (workflow) => {
+  const violations: string[] = [];
+  if (!('schedule' in workflow.on)) violations.push('not triggered by schedule: digests would only move when someone remembers');
+  const steps = stepsOf(workflow);
+  if (!steps.some(({ step }) => commandLines(step.run).some((l) => /\.github\/scripts\/pin-images\.ts\b/.test(l)))) violations.push('no step runs .github/scripts/pin-images.ts');
+  for (const [jobId, job] of Object.entries(workflow.jobs)) {
+    if (runsGitPush(job)) violations.push(`jobs.${jobId}: pushes directly: digests change through a reviewed pull request`);
+    for (const step of job.steps ?? []) {
+      for (const staged of stagedPaths(step)) {
+        if (staged !== 'Dockerfile' && !staged.startsWith('gitops/')) violations.push(`jobs.${jobId}: commits ${staged}, which holds no image reference`);
+      }
+    }
+  }
+  if (writingJobs(workflow).length === 0) violations.push('no job opens a pull request with the pinned digests');
+  return violations;
+};
 
 // ---------------------------------------------------------------------------
 // dependabot.yml

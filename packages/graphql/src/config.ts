@@ -5,6 +5,12 @@ import { z } from 'zod';
 export function subgraphEnvSchema<P extends string>(portVariable: P, defaultPort: number) {
   return z
     .object({
+      // Kubernetes serves /metrics on this port, which no Ingress or client Service exposes; unset, /metrics is on the service's port.
+      METRICS_PORT: z
+        .string()
+        .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535, { message: 'must be a port number between 1 and 65535' })
+        .transform(Number)
+        .optional(),
       DATABASE_URL: env.databaseUrl.optional(),
       REDIS_URL: env.redisUrl.optional(),
       REDIS_KEY_PREFIX: z.string().default('cryptoagg:'),
@@ -17,7 +23,17 @@ export function subgraphEnvSchema<P extends string>(portVariable: P, defaultPort
       NODE_ENV: env.nodeEnv,
       LOG_LEVEL: env.logLevel,
     })
-    .extend({ [portVariable]: env.port(defaultPort) } as Record<P, ReturnType<typeof env.port>>);
+    // An image has no embedded PostgreSQL (a dev dependency): say what is missing instead of failing on a module.
+    .refine((e) => e.NODE_ENV !== 'production' || e.DATABASE_URL !== undefined, { path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' })
+    .extend({ [portVariable]: env.port(defaultPort) } as Record<P, ReturnType<typeof env.port>>)
+    .refine(
+      (e) => {
+        // The generic port key defeats the inferred type: read both values plainly.
+        const values = e as Record<string, unknown>;
+        return values.METRICS_PORT !== values[portVariable];
+      },
+      { path: ['METRICS_PORT'], message: `must differ from ${portVariable}` },
+    );
 }
 
 /** Production subgraphs must only answer the gateway: the shared secret becomes mandatory. */
@@ -34,6 +50,8 @@ export interface SubgraphConfig {
   cacheTtlSeconds: number;
   cacheEnabled: boolean;
   port: number;
+  /** /metrics on a listener of its own when set (METRICS_PORT) */
+  metricsPort: number | undefined;
   host: string;
   subgraphSecret: string | undefined;
   production: boolean;
@@ -45,6 +63,7 @@ export function subgraphConfig(
   name: string,
   port: number,
   e: {
+    METRICS_PORT?: number | undefined;
     DATABASE_URL?: string | undefined;
     REDIS_URL?: string | undefined;
     REDIS_KEY_PREFIX: string;
@@ -64,6 +83,7 @@ export function subgraphConfig(
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     cacheEnabled: e.CACHE_ENABLED === 'true',
     port,
+    metricsPort: e.METRICS_PORT,
     host: e.HOST,
     subgraphSecret: e.SUBGRAPH_SECRET,
     production: e.NODE_ENV === 'production',

@@ -106,7 +106,7 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
         await database.stop();
       },
     },
-    { port: config.port, host: config.host },
+    { port: config.port, host: config.host, metricsPort: config.metricsPort },
   );
   logger.info({ url: service.url }, `${name} subgraph ready`);
   return service;

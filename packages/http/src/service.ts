@@ -50,6 +50,8 @@ export interface RunningService {
   port: number;
   stop(): Promise<void>;
   server: http.Server;
+  /** origin of the separate /metrics listener, when `listen.metricsPort` was set */
+  metricsUrl?: string;
 }
 
 const BODY_LIMIT = '1mb';
@@ -99,7 +101,9 @@ function clientError(error: unknown): { status: number; type: string; message: s
 
 export async function startService<TContext extends BaseContext>(
   options: ServiceOptions<TContext>,
-  listen: { port: number; host?: string },
+  // metricsPort: /metrics is served there only, on a listener of its own that no public route reaches (Kubernetes sets
+  // METRICS_PORT); unset, /metrics is a route of the service's own port (local runs).
+  listen: { port: number; host?: string; metricsPort?: number | undefined },
 ): Promise<RunningService> {
   const { logger, registry } = options;
   const app = express();
@@ -133,9 +137,11 @@ export async function startService<TContext extends BaseContext>(
     const report = await ready(exclude);
     res.status(report.ready ? 200 : 503).json(report.body);
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
-  });
+  if (listen.metricsPort === undefined) {
+    app.get('/metrics', async (_req, res) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+  }
 
   const { subgraphSecret } = options;
   const requireSecret: RequestHandler = (req, res, next) => {
@@ -211,14 +217,70 @@ export async function startService<TContext extends BaseContext>(
   const { port } = server.address() as AddressInfo;
   const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
 
+  let metricsServer: http.Server | undefined;
+  if (listen.metricsPort !== undefined) {
+    try {
+      metricsServer = await listenForMetrics(registry, listen.metricsPort, host);
+    } catch (error) {
+      await apollo.stop();
+      throw error;
+    }
+  }
+  const closeMetrics = () =>
+    new Promise<void>((resolve) => {
+      if (metricsServer === undefined) resolve();
+      else metricsServer.close(() => resolve());
+    });
+
   let stopping: Promise<void> | undefined;
   const stop = () => {
     // apollo.stop() runs the drain plugin first: close the listener, wait for in-flight requests.
-    stopping ??= apollo.stop().then(() => options.onClose?.());
+    // Metrics stay scrapeable while the requests drain.
+    stopping ??= apollo
+      .stop()
+      .then(closeMetrics)
+      .then(() => options.onClose?.());
     return stopping;
   };
-  logger.info({ port }, `${options.name} listening`);
-  return { url: `http://${urlHost}:${port}`, port, stop, server };
+  const metricsPort = metricsServer === undefined ? undefined : (metricsServer.address() as AddressInfo).port;
+  logger.info({ port, ...(metricsPort === undefined ? {} : { metricsPort }) }, `${options.name} listening`);
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    stop,
+    server,
+    ...(metricsPort === undefined ? {} : { metricsUrl: `http://${urlHost}:${metricsPort}` }),
+  };
+}
+
+/** The /metrics listener of METRICS_PORT: GET (and HEAD) /metrics, 404 for anything else. */
+async function listenForMetrics(registry: Registry, port: number, host: string): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] }));
+      return;
+    }
+    registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      () => {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics collection failed\n');
+      },
+    );
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
 }
 
 let signalsInstalled = false;

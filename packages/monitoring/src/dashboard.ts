@@ -1,10 +1,25 @@
-import { DashboardBuilder, DashboardCursorSync, DatasourceVariableBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  DashboardBuilder,
+  DashboardCursorSync,
+  DatasourceVariableBuilder,
+  QueryVariableBuilder,
+  RowBuilder,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 
 const RATE = '$__rate_interval';
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
+
+/**
+ * A series selector limited to the namespace picked at the top of the
+ * dashboard: dev and prod run side by side in one cluster and one Prometheus,
+ * and an unfiltered sum or max would mix them.
+ */
+const m = (metric: string, matchers = '') => `${metric}{namespace="$namespace"${matchers === '' ? '' : `, ${matchers}`}}`;
 
 const query = (expr: string, legend: string) => new DataqueryBuilder().expr(expr).legendFormat(legend).datasource(DATASOURCE);
 
@@ -21,8 +36,10 @@ function stat(title: string, description: string, unit: string, expr: string) {
 /**
  * The operator's dashboard: data freshness and the fetcher first, then the
  * API (rate, latency, errors per operation, per subgraph), then cache and
- * storage. Every query uses only metrics the services export (a test reads a
- * live /metrics to prove it).
+ * storage. Every query uses only metrics the services (and the Redis exporter)
+ * export (a test reads a live /metrics to prove it), and every query is limited
+ * to the namespace chosen in the `namespace` variable: one dashboard (one uid)
+ * serves every environment of the cluster.
  */
 export function buildDashboard() {
   return new DashboardBuilder('Crypto Aggregator')
@@ -34,66 +51,82 @@ export function buildDashboard() {
     .time({ from: 'now-6h', to: 'now' })
     .tooltip(DashboardCursorSync.Crosshair)
     .withVariable(new DatasourceVariableBuilder('datasource').label('Prometheus').type('prometheus'))
+    .withVariable(
+      new QueryVariableBuilder('namespace')
+        .label('Namespace')
+        .description('The environment: each namespace (cryptoagg-dev, cryptoagg-prod) runs its own aggregator.')
+        .datasource(DATASOURCE)
+        .query('label_values(cryptoagg_data_last_fetch_timestamp_seconds{job="gateway"}, namespace)')
+        .definition('label_values(cryptoagg_data_last_fetch_timestamp_seconds{job="gateway"}, namespace)')
+        .refresh(VariableRefresh.OnTimeRangeChanged)
+        .sort(VariableSort.AlphabeticalDesc),
+    )
     .withRow(new RowBuilder('Data freshness and the fetcher'))
-    .withPanel(stat('Data age', 'Time since the newest stored quote was received from the upstream.', 's', 'time() - max(cryptoagg_data_last_fetch_timestamp_seconds)'))
-    .withPanel(stat('Since last successful run', 'Time since the last successful fetcher run finished.', 's', 'time() - max(cryptoagg_fetch_last_success_timestamp_seconds)'))
-    .withPanel(stat('Consecutive failed runs', 'Failed fetcher runs since the last successful one.', 'none', 'max(cryptoagg_fetch_consecutive_failures)'))
-    .withPanel(stat('Last run duration', 'How long the last finished fetcher run took.', 's', 'max(cryptoagg_fetch_last_run_duration_seconds)'))
+    .withPanel(stat('Data age', 'Time since the newest stored quote was received from the upstream.', 's', `time() - max(${m('cryptoagg_data_last_fetch_timestamp_seconds')})`))
+    .withPanel(stat('Since last successful run', 'Time since the last successful fetcher run finished.', 's', `time() - max(${m('cryptoagg_fetch_last_success_timestamp_seconds')})`))
+    .withPanel(stat('Consecutive failed runs', 'Failed fetcher runs since the last successful one.', 'none', `max(${m('cryptoagg_fetch_consecutive_failures')})`))
+    .withPanel(stat('Last run duration', 'How long the last finished fetcher run took.', 's', `max(${m('cryptoagg_fetch_last_run_duration_seconds')})`))
     .withPanel(
       timeseries('Fetch runs: items', 'Items of each finished run: received, skipped as invalid, stored as new snapshots.', 'none', [
-        ['max by (kind) (cryptoagg_fetch_last_run_items)', '{{kind}}'],
+        [`max by (kind) (${m('cryptoagg_fetch_last_run_items')})`, '{{kind}}'],
       ]),
     )
     .withPanel(
       timeseries('Fetch runs: result and upstream errors', 'Whether the last run succeeded (1) and its failed upstream requests by status.', 'none', [
-        ['max(cryptoagg_fetch_last_run_success)', 'last run succeeded'],
-        ['max by (status) (cryptoagg_fetch_last_run_upstream_errors)', 'upstream {{status}}'],
+        [`max(${m('cryptoagg_fetch_last_run_success')})`, 'last run succeeded'],
+        [`max by (status) (${m('cryptoagg_fetch_last_run_upstream_errors')})`, 'upstream {{status}}'],
       ]),
     )
     .withPanel(
       timeseries('Data age over time', 'Age of the newest stored quote; the CryptoaggDataStale alert fires after 15 minutes without a successful run.', 's', [
-        ['time() - max(cryptoagg_data_last_fetch_timestamp_seconds)', 'data age'],
+        [`time() - max(${m('cryptoagg_data_last_fetch_timestamp_seconds')})`, 'data age'],
       ]),
     )
     .withRow(new RowBuilder('GraphQL API'))
     .withPanel(
       timeseries('Requests per operation', 'GraphQL requests per second at the gateway, by operation.', 'reqps', [
-        [`sum by (operation) (rate(cryptoagg_graphql_request_duration_seconds_count{job="gateway"}[${RATE}]))`, '{{operation}}'],
+        [`sum by (operation) (rate(${m('cryptoagg_graphql_request_duration_seconds_count', 'job="gateway"')}[${RATE}]))`, '{{operation}}'],
       ]),
     )
     .withPanel(
       timeseries('Latency per operation (p50, p99)', 'Gateway request duration quantiles by operation.', 's', [
-        [`histogram_quantile(0.5, sum by (le, operation) (rate(cryptoagg_graphql_request_duration_seconds_bucket{job="gateway"}[${RATE}])))`, 'p50 {{operation}}'],
-        [`histogram_quantile(0.99, sum by (le, operation) (rate(cryptoagg_graphql_request_duration_seconds_bucket{job="gateway"}[${RATE}])))`, 'p99 {{operation}}'],
+        [`histogram_quantile(0.5, sum by (le, operation) (rate(${m('cryptoagg_graphql_request_duration_seconds_bucket', 'job="gateway"')}[${RATE}])))`, 'p50 {{operation}}'],
+        [`histogram_quantile(0.99, sum by (le, operation) (rate(${m('cryptoagg_graphql_request_duration_seconds_bucket', 'job="gateway"')}[${RATE}])))`, 'p99 {{operation}}'],
       ]),
     )
     .withPanel(
       timeseries('Errors per operation', 'Requests that did not succeed, by operation and outcome (client_error: bad input; error: server side).', 'reqps', [
-        [`sum by (operation, outcome) (rate(cryptoagg_graphql_request_duration_seconds_count{job="gateway", outcome!="success"}[${RATE}]))`, '{{operation}} {{outcome}}'],
+        [`sum by (operation, outcome) (rate(${m('cryptoagg_graphql_request_duration_seconds_count', 'job="gateway", outcome!="success"')}[${RATE}]))`, '{{operation}} {{outcome}}'],
       ]),
     )
     .withPanel(
       timeseries('Subgraph fetches (p99) and errors', 'Latency of the gateway\'s requests to each subgraph, and failed ones.', 's', [
-        [`histogram_quantile(0.99, sum by (le, subgraph) (rate(cryptoagg_subgraph_request_duration_seconds_bucket[${RATE}])))`, 'p99 {{subgraph}}'],
-        [`sum by (subgraph, outcome) (rate(cryptoagg_subgraph_request_duration_seconds_count{outcome!="success"}[${RATE}]))`, 'failed/s {{subgraph}} {{outcome}}'],
+        [`histogram_quantile(0.99, sum by (le, subgraph) (rate(${m('cryptoagg_subgraph_request_duration_seconds_bucket')}[${RATE}])))`, 'p99 {{subgraph}}'],
+        [`sum by (subgraph, outcome) (rate(${m('cryptoagg_subgraph_request_duration_seconds_count', 'outcome!="success"')}[${RATE}]))`, 'failed/s {{subgraph}} {{outcome}}'],
       ]),
     )
     .withRow(new RowBuilder('Cache and storage'))
     .withPanel(
       timeseries('Cache hit ratio', 'Share of cache lookups answered from the cache, per subgraph.', 'percentunit', [
-        [`sum by (job) (rate(cryptoagg_cache_requests_total{result="hit"}[${RATE}])) / sum by (job) (rate(cryptoagg_cache_requests_total[${RATE}]))`, '{{job}}'],
-        [`sum by (job) (rate(cryptoagg_cache_requests_total{result="error"}[${RATE}]))`, 'errors/s {{job}}'],
+        [`sum by (job) (rate(${m('cryptoagg_cache_requests_total', 'result="hit"')}[${RATE}])) / sum by (job) (rate(${m('cryptoagg_cache_requests_total')}[${RATE}]))`, '{{job}}'],
+        [`sum by (job) (rate(${m('cryptoagg_cache_requests_total', 'result="error"')}[${RATE}]))`, 'errors/s {{job}}'],
       ]),
     )
     .withPanel(
       timeseries('Redis and database latency (p99)', 'Cache reads (Redis round trips) and SQL statements run for requests.', 's', [
-        [`histogram_quantile(0.99, sum by (le, job) (rate(cryptoagg_cache_read_duration_seconds_bucket[${RATE}])))`, 'cache read {{job}}'],
-        [`histogram_quantile(0.99, sum by (le, job) (rate(cryptoagg_db_query_duration_seconds_bucket[${RATE}])))`, 'SQL {{job}}'],
+        [`histogram_quantile(0.99, sum by (le, job) (rate(${m('cryptoagg_cache_read_duration_seconds_bucket')}[${RATE}])))`, 'cache read {{job}}'],
+        [`histogram_quantile(0.99, sum by (le, job) (rate(${m('cryptoagg_db_query_duration_seconds_bucket')}[${RATE}])))`, 'SQL {{job}}'],
+      ]),
+    )
+    .withPanel(
+      timeseries('Redis memory', 'Memory Redis uses against its maxmemory; at the limit it evicts cache entries (CryptoaggRedisMemoryHigh at 90%).', 'bytes', [
+        [`max(${m('redis_memory_used_bytes', 'job="redis"')})`, 'used'],
+        [`max(${m('redis_memory_max_bytes', 'job="redis"')})`, 'maxmemory'],
       ]),
     )
     .withPanel(
       timeseries('DataLoader batch size', 'Average keys per batch: N entities answered by one query.', 'none', [
-        [`sum by (loader) (rate(cryptoagg_dataloader_batch_size_sum[${RATE}])) / sum by (loader) (rate(cryptoagg_dataloader_batch_size_count[${RATE}]))`, '{{loader}}'],
+        [`sum by (loader) (rate(${m('cryptoagg_dataloader_batch_size_sum')}[${RATE}])) / sum by (loader) (rate(${m('cryptoagg_dataloader_batch_size_count')}[${RATE}]))`, '{{loader}}'],
       ]),
     )
     .build();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '@cryptoagg/db';
 import { buildDashboard } from './dashboard.js';
 
-export const DASHBOARD_PATH = path.join(REPO_ROOT, 'gitops/base/monitoring/dashboards/crypto-aggregator.json');
+export const DASHBOARD_PATH = path.join(REPO_ROOT, 'gitops/components/alerts-and-dashboard/dashboards/crypto-aggregator.json');
 
 export const renderDashboard = (): string => `${JSON.stringify(buildDashboard(), null, 2)}\n`;
 
