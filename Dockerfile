@@ -23,13 +23,13 @@ COPY jobs/fetcher/package.json jobs/fetcher/
 COPY packages/cache/package.json packages/cache/
 COPY packages/core/package.json packages/core/
 COPY packages/db/package.json packages/db/
-COPY packages/docs/package.json packages/docs/
-COPY packages/fake-coingecko/package.json packages/fake-coingecko/
+COPY tools/docs/package.json tools/docs/
+COPY tools/fake-upstream/package.json tools/fake-upstream/
 COPY packages/graphql/package.json packages/graphql/
 COPY packages/http/package.json packages/http/
-COPY packages/monitoring/package.json packages/monitoring/
-COPY packages/stack/package.json packages/stack/
-COPY packages/testing/package.json packages/testing/
+COPY tools/dashboards/package.json tools/dashboards/
+COPY tools/stack/package.json tools/stack/
+COPY tools/testkit/package.json tools/testkit/
 COPY subgraphs/coins/package.json subgraphs/coins/
 COPY subgraphs/prices/package.json subgraphs/prices/
 

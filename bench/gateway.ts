@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { composeServices } from '@apollo/composition';
 import { REPO_ROOT } from '@cryptoagg/db';
-import { freePort } from '@cryptoagg/testing';
+import { freePort } from '@cryptoagg/testkit';
 import autocannon from 'autocannon';
 import { parse } from 'graphql';
 import { readFileSync } from 'node:fs';

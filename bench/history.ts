@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createDb, migrateLatest, REPO_ROOT, type Knex } from '@cryptoagg/db';
-import { startRedisServer, type RedisServer } from '@cryptoagg/testing';
+import { startRedisServer, type RedisServer } from '@cryptoagg/testkit';
 import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
 import pg from 'pg';
 import { historyPoints } from '../subgraphs/prices/src/data.js';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger, parseConfig } from '@cryptoagg/core';
 import { createDb, migrateLatest, type Knex, type QuoteRow } from '@cryptoagg/db';
-import { startFakeCoinGecko } from '@cryptoagg/fake-coingecko';
-import { freePort, startScript, type RunningProcess } from '@cryptoagg/testing';
+import { startFakeCoinGecko } from '@cryptoagg/fake-upstream';
+import { freePort, startScript, type RunningProcess } from '@cryptoagg/testkit';
 import pg from 'pg';
 import { fetcherConfigSchema } from '../jobs/fetcher/src/config.js';
 import { coinFromItem, quoteFromItem, runFetch } from '../jobs/fetcher/src/run.js';
@@ -165,7 +165,7 @@ function findPsql(): string | undefined {
 /** The fake upstream in a process of its own, as a real upstream is: its JSON work does not share the fetcher's event loop. */
 async function startUpstream(coins: number): Promise<{ url: string; process: RunningProcess }> {
   const port = await freePort();
-  const child = startScript('packages/fake-coingecko/src/main.ts', {
+  const child = startScript('tools/fake-upstream/src/main.ts', {
     FAKE_COINGECKO_PORT: String(port),
     FAKE_COINGECKO_COINS: String(coins),
     FAKE_COINGECKO_ROUND_SECONDS: '0',

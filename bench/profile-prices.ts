@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { freePort } from '@cryptoagg/testing';
+import { freePort } from '@cryptoagg/testkit';
 import { startStack } from './lib/stack.js';
 
 // Profiles the prices subgraph answering a 100-coin markets page; prints the top self-time functions.

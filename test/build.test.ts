@@ -2,8 +2,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '@cryptoagg/db';
-import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
-import { createTestDatabase, freePort, type TestDatabase } from '@cryptoagg/testing';
+import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
+import { createTestDatabase, freePort, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** Runs a built bundle with plain node, as the image does (no tsx, no TypeScript). */
@@ -24,7 +24,7 @@ let fake: FakeCoinGecko;
 let t: TestDatabase;
 beforeAll(async () => {
   [fake, t] = await Promise.all([startFakeCoinGecko({ coins: 10 }), createTestDatabase('build', { migrate: false })]);
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'packages/stack/src/build.ts')], { cwd: REPO_ROOT });
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'tools/stack/src/build.ts')], { cwd: REPO_ROOT });
 });
 afterAll(async () => {
   await Promise.all([fake.close(), t.destroy()]);

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '@cryptoagg/db';
-import { freePort } from '@cryptoagg/testing';
+import { freePort } from '@cryptoagg/testkit';
 import pg from 'pg';
 
 /**

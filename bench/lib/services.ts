@@ -1,4 +1,4 @@
-import { freePort, startScript, type RunningProcess } from '@cryptoagg/testing';
+import { freePort, startScript, type RunningProcess } from '@cryptoagg/testkit';
 
 /**
  * The API processes (coins and prices subgraphs, and one or more gateways) on

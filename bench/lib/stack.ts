@@ -3,8 +3,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createDb, migrateLatest, startEmbeddedPostgres, type EmbeddedServer } from '@cryptoagg/db';
-import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
-import { freePort, runScript, startRedisServer, startScript, type RedisServer, type RunningProcess } from '@cryptoagg/testing';
+import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
+import { freePort, runScript, startRedisServer, startScript, type RedisServer, type RunningProcess } from '@cryptoagg/testkit';
 import pg from 'pg';
 
 /**

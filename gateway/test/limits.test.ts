@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '@cryptoagg/db';
-import { createTestDatabase, type TestDatabase } from '@cryptoagg/testing';
+import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, startApi, type Api, type GraphQLResponse } from '../../test/support/api.js';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FetchRunRow, QuoteRow } from '@cryptoagg/db';
-import { startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-coingecko';
+import { startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-upstream';
 import type { RunningService } from '@cryptoagg/http';
-import { createTestDatabase, runScript, startRedisServer, type RedisServer, type TestDatabase } from '@cryptoagg/testing';
+import { createTestDatabase, runScript, startRedisServer, type RedisServer, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, metric, startApi, type Api, type GraphQLResponse } from '../support/api.js';
 import { OPERATIONS } from '../support/operations.js';

@@ -1,5 +1,5 @@
-import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testing';
+import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
+import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, startApi, type Api } from '../support/api.js';
 import { OPERATIONS } from '../support/operations.js';

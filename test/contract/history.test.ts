@@ -1,4 +1,4 @@
-import { createTestDatabase, type TestDatabase } from '@cryptoagg/testing';
+import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, startApi, type Api } from '../support/api.js';
 import { OPERATIONS } from '../support/operations.js';

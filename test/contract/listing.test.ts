@@ -1,5 +1,5 @@
-import { startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-coingecko';
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testing';
+import { startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-upstream';
+import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { marketsPage } from '../../subgraphs/prices/src/data.js';
 import { gql, startApi, type Api } from '../support/api.js';

@@ -6,7 +6,7 @@ import { REPO_ROOT } from '@cryptoagg/db';
 import { apiSchema, generateDocs } from '@cryptoagg/docs';
 import { gatewayConfigSchema, startGateway } from '@cryptoagg/gateway';
 import type { RunningService } from '@cryptoagg/http';
-import { createTestDatabase, freePort, type TestDatabase } from '@cryptoagg/testing';
+import { createTestDatabase, freePort, type TestDatabase } from '@cryptoagg/testkit';
 import { isObjectType } from 'graphql';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

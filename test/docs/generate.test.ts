@@ -12,7 +12,7 @@ import {
   WALL_CLOCK_PLACEHOLDER,
   type GeneratedDocs,
 } from '@cryptoagg/docs';
-import { createTestDatabase, type TestDatabase } from '@cryptoagg/testing';
+import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
 import { buildSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { APPROVAL_LABEL } from '../../packages/stack/src/schema-check.js';
+import { APPROVAL_LABEL } from '../../tools/stack/src/schema-check.js';
 import { actionlint } from './actionlint.js';
 import * as rules from './rules.js';
 import { shellcheckVersion, shellcheckWorkflow } from './shellcheck.js';

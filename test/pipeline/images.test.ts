@@ -8,7 +8,7 @@ import { builtinModules } from 'node:module';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '@cryptoagg/core';
-import { runScript } from '@cryptoagg/testing';
+import { runScript } from '@cryptoagg/testkit';
 import { build, type Plugin } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { gatewayConfigSchema } from '../../gateway/src/config.js';
@@ -21,9 +21,9 @@ import { repoRoot } from './workflow.js';
 const lock = JSON.parse(readFileSync(path.join(repoRoot, 'package-lock.json'), 'utf8')) as Lockfile;
 const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
 
-/** The bundles' entry points, as `npm run build` (packages/stack/src/build.ts) lists them. */
+/** The bundles' entry points, as `npm run build` (tools/stack/src/build.ts) lists them. */
 const entryPoints: Record<string, string> = Object.fromEntries(
-  [...readFileSync(path.join(repoRoot, 'packages/stack/src/build.ts'), 'utf8').matchAll(/^\s+(\w+): '([\w/.-]+\.ts)',$/gm)].map((m) => [m[1]!, m[2]!]),
+  [...readFileSync(path.join(repoRoot, 'tools/stack/src/build.ts'), 'utf8').matchAll(/^\s+(\w+): '([\w/.-]+\.ts)',$/gm)].map((m) => [m[1]!, m[2]!]),
 );
 
 /** Every workspace folder of the root package.json's globs (`packages/*` -> packages/cache, ...). */

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { APPROVAL_LABEL } from '../../packages/stack/src/schema-check.js';
+import { APPROVAL_LABEL } from '../../tools/stack/src/schema-check.js';
 import { describe, expect, it } from 'vitest';
 import { actionlint } from './actionlint.js';
 import * as rules from './rules.js';

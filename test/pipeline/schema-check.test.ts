@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type FieldDefinitionNode, Kind, parse, print, visit } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APPROVAL_LABEL, breakingChanges, checkSchemas, formatReport, main, type SdlSource, SUBGRAPH_SDL } from '../../packages/stack/src/schema-check.js';
+import { APPROVAL_LABEL, breakingChanges, checkSchemas, formatReport, main, type SdlSource, SUBGRAPH_SDL } from '../../tools/stack/src/schema-check.js';
 import { repoRoot } from './workflow.js';
 
 const schemaFile = (name: string) => path.join(repoRoot, 'schema', `${name}.graphql`);

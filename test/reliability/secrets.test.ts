@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
-import { createTestDatabase, freePort, runScript, startScript, type RunningProcess, type TestDatabase } from '@cryptoagg/testing';
+import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
+import { createTestDatabase, freePort, runScript, startScript, type RunningProcess, type TestDatabase } from '@cryptoagg/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 

@@ -1,4 +1,4 @@
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testing';
+import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 let t: TestDatabase;

@@ -3,7 +3,7 @@ import { gatewayConfigSchema, startGateway } from '@cryptoagg/gateway';
 import type { RunningService } from '@cryptoagg/http';
 import { coinsConfigSchema, startCoinsSubgraph } from '@cryptoagg/coins';
 import { pricesConfigSchema, startPricesSubgraph } from '@cryptoagg/prices';
-import { freePort } from '@cryptoagg/testing';
+import { freePort } from '@cryptoagg/testkit';
 import type { z } from 'zod';
 
 function parsed<S extends z.ZodType>(schema: S, env: Record<string, string>): z.output<S> {

@@ -1,4 +1,4 @@
-import { runScript } from '@cryptoagg/testing';
+import { runScript } from '@cryptoagg/testkit';
 import { describe, expect, it } from 'vitest';
 import { fetcherConfigSchema } from '../src/config.js';
 import { parseConfig } from '@cryptoagg/core';

@@ -1,5 +1,5 @@
-import { rawJson, startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-coingecko';
-import { createTestDatabase, type TestDatabase } from '@cryptoagg/testing';
+import { rawJson, startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-upstream';
+import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetcherEnv, runInProcess } from './helpers.js';

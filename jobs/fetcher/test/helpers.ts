@@ -1,7 +1,7 @@
 import { createLogger, parseConfig } from '@cryptoagg/core';
 import type { QuoteRow } from '@cryptoagg/db';
-import type { MarketItem } from '@cryptoagg/fake-coingecko';
-import type { TestDatabase } from '@cryptoagg/testing';
+import type { MarketItem } from '@cryptoagg/fake-upstream';
+import type { TestDatabase } from '@cryptoagg/testkit';
 import { fetcherConfigSchema, type FetcherConfig } from '../src/config.js';
 import { runFetch, type RunResult } from '../src/run.js';
 

@@ -1,6 +1,6 @@
 import { createDb, type CoinRow, type FetchRunRow, type QuoteRow } from '@cryptoagg/db';
-import { rawJson, startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-coingecko';
-import { createTestDatabase, type TestDatabase } from '@cryptoagg/testing';
+import { rawJson, startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-upstream';
+import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensurePartitions } from '../src/store.js';
 import { expectedQuote, fetcherEnv, runInProcess, storedQuotes } from './helpers.js';

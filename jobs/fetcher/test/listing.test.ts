@@ -1,6 +1,6 @@
 import { migrationConfig, migrateLatest, type FetchRunRow, type MarketListingRow, type QuoteRow } from '@cryptoagg/db';
-import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
-import { createTestDatabase, type TestDatabase } from '@cryptoagg/testing';
+import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
+import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startRun, writeRun, type CoinUpsert } from '../src/store.js';
 import { fetcherEnv, runInProcess } from './helpers.js';

@@ -1,6 +1,6 @@
 import type { FetchRunRow } from '@cryptoagg/db';
-import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
-import { createTestDatabase, startScript, type TestDatabase } from '@cryptoagg/testing';
+import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
+import { createTestDatabase, startScript, type TestDatabase } from '@cryptoagg/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fetcherEnv, runInProcess } from './helpers.js';

@@ -1,6 +1,6 @@
 import type { FetchRunRow, CoinRow, QuoteRow } from '@cryptoagg/db';
-import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testing';
+import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
+import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { count, expectedQuote, fetcherEnv, runInProcess, storedQuotes, truncateAll } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '@cryptoagg/core';
-import { createTestDatabase, type TestDatabase } from '@cryptoagg/testing';
+import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';

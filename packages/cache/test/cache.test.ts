@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '@cryptoagg/core';
-import { freePort, startRedisServer, type RedisServer } from '@cryptoagg/testing';
+import { freePort, startRedisServer, type RedisServer } from '@cryptoagg/testkit';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createCache, type Cache, type CacheOptions } from '../src/index.js';

@@ -1,4 +1,4 @@
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testing';
+import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateLatest, migrateRollbackAll, migrationConfig } from '../src/index.js';
 

@@ -1,4 +1,4 @@
-import { createTestDatabase, type TestDatabase } from '@cryptoagg/testing';
+import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -1,6 +1,6 @@
 import type { FetchRunRow } from '@cryptoagg/db';
-import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-coingecko';
-import { createTestDatabase, freePort, startScript, type TestDatabase } from '@cryptoagg/testing';
+import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
+import { createTestDatabase, freePort, startScript, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 let fake: FakeCoinGecko;
@@ -27,7 +27,7 @@ async function markets(gatewayPort: number): Promise<unknown> {
 
 it('`npm start` migrates, serves the API through the gateway, runs the fetcher at once, and stops cleanly on SIGTERM', async () => {
   const [gatewayPort, coinsPort, pricesPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const stack = startScript('packages/stack/src/start.ts', {
+  const stack = startScript('tools/stack/src/start.ts', {
     DATABASE_URL: t.url,
     COINGECKO_BASE_URL: fake.url,
     FETCH_MAX_COINS: '20',
@@ -60,7 +60,7 @@ it('`npm start` migrates, serves the API through the gateway, runs the fetcher a
 
 it('when the upstream cannot be reached, the log says why and the API keeps serving what is stored', async () => {
   const [gatewayPort, coinsPort, pricesPort, closedPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const stack = startScript('packages/stack/src/start.ts', {
+  const stack = startScript('tools/stack/src/start.ts', {
     DATABASE_URL: t.url,
     COINGECKO_BASE_URL: `http://127.0.0.1:${closedPort}/api/v3`,
     FETCH_RETRIES: '0',
