@@ -27,6 +27,7 @@ COPY tools/docs/package.json tools/docs/
 COPY tools/fake-upstream/package.json tools/fake-upstream/
 COPY packages/graphql/package.json packages/graphql/
 COPY packages/http/package.json packages/http/
+COPY packages/metrics/package.json packages/metrics/
 COPY tools/dashboards/package.json tools/dashboards/
 COPY tools/stack/package.json tools/stack/
 COPY tools/testkit/package.json tools/testkit/
@@ -47,6 +48,9 @@ FROM base AS runtime
 ENV NODE_ENV=production
 COPY package.json ./package.json
 COPY --from=production-dependencies /app/node_modules ./node_modules
+# Read at run time: the SDL, the subgraph manifest (schema/subgraphs.yaml: the
+# gateway's subgraph URL variables, each subgraph's port variable) and the
+# contract operations (metric labels) in schema/, and the supergraph.
 COPY schema ./schema
 COPY gateway/supergraph.graphql ./gateway/supergraph.graphql
 COPY --from=build /app/dist ./dist

@@ -3,14 +3,11 @@ import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { composeServices } from '@apollo/composition';
-import { REPO_ROOT } from '@cryptoagg/db';
-import { freePort } from '@cryptoagg/testkit';
+import { REPO_ROOT, subgraphs } from '@cryptoagg/core';
+import { composeSupergraph } from '@cryptoagg/gateway';
+import { freePort, metric, OPERATIONS, startStack, type Stack } from '@cryptoagg/testkit';
 import autocannon from 'autocannon';
-import { parse } from 'graphql';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { serviceMetric, startStack, type Stack } from './lib/stack.js';
 
 /**
  * Gateway load, measured side by side in one run on the same response bytes:
@@ -19,8 +16,6 @@ import { serviceMetric, startStack, type Stack } from './lib/stack.js';
  * same supergraph and subgraphs), and the stock setup (ours with caching off).
  * Traffic goes to 127.0.0.1 only; every run is bounded in time.
  */
-
-const OPERATIONS = readFileSync(path.join(REPO_ROOT, 'test/contract/operations.graphql'), 'utf8');
 
 export interface Run {
   target: string;
@@ -102,12 +97,7 @@ async function floorServer(bytes: string): Promise<{ url: string; close(): Promi
 
 /** The peer: @graphql-hive/gateway serving a supergraph composed with the running subgraphs' URLs. */
 async function peerGateway(stack: Stack, scratch: string): Promise<{ url: string; process: ChildProcess }> {
-  const sdl = (name: string) => readFileSync(path.join(REPO_ROOT, 'schema', `${name}.graphql`), 'utf8');
-  const composed = composeServices([
-    { name: 'coins', typeDefs: parse(sdl('coins')), url: `${stack.coinsUrl}/graphql` },
-    { name: 'prices', typeDefs: parse(sdl('prices')), url: `${stack.pricesUrl}/graphql` },
-  ]);
-  if (composed.errors) throw new Error(composed.errors.map((e) => e.message).join('\n'));
+  const composed = composeSupergraph(undefined, { urls: Object.fromEntries(subgraphs().map((s) => [s.name, `${stack.url(s.name)}/graphql`])) });
   const file = path.join(scratch, 'supergraph.graphql');
   writeFileSync(file, composed.supergraphSdl);
   // The subgraphs run as in production: they answer only requests carrying the shared secret.
@@ -207,13 +197,13 @@ export async function gatewayBench({ seconds = 8, adminDatabaseUrl }: { seconds?
           body: JSON.stringify({ query: entityQuery }),
           vary: (i) => JSON.stringify({ query: entityQuery, variables: { nonce: `${i}-${Date.now()}` } }),
         };
-        await load(`${ours.pricesUrl}/graphql`, entity, 1);
-        const direct = await load(`${ours.pricesUrl}/graphql`, entity, seconds);
+        await load(`${ours.url('prices')}/graphql`, entity, 1);
+        const direct = await load(`${ours.url('prices')}/graphql`, entity, seconds);
         const viaGateway = await load(oursUrl, entity, seconds);
 
         const rssMb: Record<string, number> = {};
-        for (const [name, url] of Object.entries({ gateway: ours.gatewayUrl, coins: ours.coinsUrl, prices: ours.pricesUrl })) {
-          rssMb[name] = Math.round((await serviceMetric(url, 'process_resident_memory_bytes')) / 1024 / 1024);
+        for (const [name, url] of Object.entries(ours.urls)) {
+          rssMb[name] = Math.round((await metric(url, 'process_resident_memory_bytes', Number.NaN)) / 1024 / 1024);
         }
         const ratios: GatewayBenchResult['ratios'] = {};
         for (const c of cases()) {

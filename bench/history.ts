@@ -1,16 +1,24 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createDb, migrateLatest, REPO_ROOT, type Knex } from '@cryptoagg/db';
-import { startRedisServer, type RedisServer } from '@cryptoagg/testkit';
+import { readContractOperations, REPO_ROOT, SUBGRAPH_SECRET_HEADER } from '@cryptoagg/core';
+import { createDb, migrateLatest, type Knex } from '@cryptoagg/db';
+import {
+  scratchDatabase,
+  serverInfo,
+  startRedisServer,
+  startServices,
+  SUBGRAPH_SECRET,
+  type RedisServer,
+  type ScratchDatabase,
+  type Services,
+} from '@cryptoagg/testkit';
 import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
 import pg from 'pg';
 import { historyPoints } from '../subgraphs/prices/src/data.js';
 import type { HistoryPointModel, Interval } from '../subgraphs/prices/src/models.js';
-import { privateDatabase, serverInfo, type PrivateDatabase } from './lib/database.js';
-import { DISTINCT_ON_SQL, historyPointsDistinctOn } from './lib/history-prototype.js';
+import { DISTINCT_ON_SQL, historyPointsDistinctOn } from './lib/history-previous.js';
 import { latency, machine, timed, type Latency } from './lib/measure.js';
 import { RESULTS_DIR, writeResult } from './lib/results.js';
-import { startServices, SUBGRAPH_SECRET, type Services } from './lib/services.js';
 
 /**
  * History at scale: a year of 5-minute snapshots for 250 coins in one
@@ -22,7 +30,7 @@ import { startServices, SUBGRAPH_SECRET, type Services } from './lib/services.js
  * repeated). Where the time goes is measured on the way down: the prices
  * subgraph alone, the coins subgraph alone, and the SQL alone (no API, no
  * cache), explained into bench/results/history-plans.txt, next to the SQL the
- * product used before its per-bucket probe (bench/lib/history-prototype.ts),
+ * product used before its per-bucket probe (bench/lib/history-previous.ts),
  * whose answers must be identical.
  *
  * Generation is bounded: months are generated newest first, two at a time,
@@ -117,12 +125,12 @@ const TARGET_P95_MS = 20;
 const coinId = (n: number) => `bench-coin-${String(n).padStart(3, '0')}`;
 
 function coinHistoryDocument(): string {
-  // The contract's pinned copy, as test/support/operations.ts reads it.
-  const document = parse(readFileSync(path.join(REPO_ROOT, 'test', 'contract', 'operations.graphql'), 'utf8'));
+  // The contract's pinned copy.
+  const document = parse(readContractOperations());
   const operation = document.definitions.find(
     (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === 'CoinHistory',
   );
-  if (!operation) throw new Error('test/contract/operations.graphql has no CoinHistory operation');
+  if (!operation) throw new Error('schema/contract/operations.graphql has no CoinHistory operation');
   return print(operation);
 }
 
@@ -269,7 +277,7 @@ async function pricesEntities(pricesUrl: string, id: string, c: Case): Promise<n
   const started = performance.now();
   const response = await fetch(`${pricesUrl}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-subgraph-secret': SUBGRAPH_SECRET },
+    headers: { 'content-type': 'application/json', [SUBGRAPH_SECRET_HEADER]: SUBGRAPH_SECRET },
     body: JSON.stringify({
       query: ENTITIES_DOCUMENT,
       variables: { representations: [{ __typename: 'Coin', id }], currency: CURRENCY, from: c.from.toISOString(), to: c.to.toISOString(), interval: c.interval },
@@ -328,13 +336,13 @@ export async function historyBenchmark(options: HistoryOptions = {}): Promise<Hi
   const to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
   const from = new Date(to.getTime() - requestedDays * DAY_MS);
 
-  let database: PrivateDatabase | undefined;
+  let database: ScratchDatabase | undefined;
   let db: Knex | undefined;
   let client: pg.Client | undefined;
   let redis: RedisServer | undefined;
   let services: Services | undefined;
   try {
-    database = await privateDatabase(options.adminDatabaseUrl, 'bench_history');
+    database = await scratchDatabase(options.adminDatabaseUrl, 'bench_history');
     const knex = createDb({ url: database.url, poolMax: 2, applicationName: 'bench-history' });
     db = knex;
     await migrateLatest(knex);
@@ -397,7 +405,7 @@ export async function historyBenchmark(options: HistoryOptions = {}): Promise<Hi
     const planId = coinId(coins);
     const plans: string[] = [
       `-- EXPLAIN (ANALYZE, BUFFERS) of the prices subgraph's historyPoints SQL (subgraphs/prices/src/data.ts), captured from knex,`,
-      `-- then of the DISTINCT ON SQL it replaced for HOUR and DAY (bench/lib/history-prototype.ts), for comparison.`,
+      `-- then of the DISTINCT ON SQL it replaced for HOUR and DAY (bench/lib/history-previous.ts), for comparison.`,
       `-- ${generated.rows} rows: ${coins} coins x ${days} days of ${STEP_MINUTES}-minute snapshots, ${CURRENCY}; PostgreSQL ${postgres.version}; ${startedAt.toISOString()}`,
       `-- each query ran once just before its EXPLAIN (to capture its SQL and parameters), so its pages are in shared buffers: the plans show work, not I/O`,
       '',
@@ -440,9 +448,9 @@ export async function historyBenchmark(options: HistoryOptions = {}): Promise<Hi
     const coinsCold: number[] = [];
     for (const id of sqlCoins) {
       const started = performance.now();
-      const response = await fetch(`${services.coinsUrl}/graphql`, {
+      const response = await fetch(`${services.url('coins')}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-subgraph-secret': SUBGRAPH_SECRET },
+        headers: { 'content-type': 'application/json', [SUBGRAPH_SECRET_HEADER]: SUBGRAPH_SECRET },
         body: JSON.stringify({ query: 'query ($id: ID!) { coin(id: $id) { __typename id } }', variables: { id } }),
         signal: AbortSignal.timeout(30_000),
       });
@@ -475,10 +483,10 @@ export async function historyBenchmark(options: HistoryOptions = {}): Promise<Hi
       };
       // The prices subgraph alone: cold on the coins of the SQL timing (never asked through the API), warm on one repeated.
       const subgraphCold: number[] = [];
-      for (const id of sqlCoins) subgraphCold.push(await pricesEntities(services.pricesUrl, id, c));
-      await pricesEntities(services.pricesUrl, warmId, c);
+      for (const id of sqlCoins) subgraphCold.push(await pricesEntities(services.url('prices'), id, c));
+      await pricesEntities(services.url('prices'), warmId, c);
       const subgraphWarm: number[] = [];
-      for (let i = 0; i < requests; i += 1) subgraphWarm.push(await pricesEntities(services.pricesUrl, warmId, c));
+      for (let i = 0; i < requests; i += 1) subgraphWarm.push(await pricesEntities(services.url('prices'), warmId, c));
       const warm = await repeat(configured);
       const warmSubgraphCache = await repeat(noResponseCache);
       if (points.size !== 1) notes.push(`${c.name}: answers had different point counts (${[...points].join(', ')})`);
@@ -536,7 +544,7 @@ export async function historyBenchmark(options: HistoryOptions = {}): Promise<Hi
       target: { description: `p95 < ${TARGET_P95_MS} ms for every case, cold and warm`, met: missed.length === 0, missed },
       coinsSubgraphCold: latency(coinsCold),
       reference: {
-        description: `the product's HOUR/DAY answers against the DISTINCT ON SQL it replaced (${DISTINCT_ON_SQL.length} chars, bench/lib/history-prototype.ts)`,
+        description: `the product's HOUR/DAY answers against the DISTINCT ON SQL it replaced (${DISTINCT_ON_SQL.length} chars, bench/lib/history-previous.ts)`,
         sameAnswers,
         checks,
       },

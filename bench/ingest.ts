@@ -2,19 +2,18 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger, parseConfig } from '@cryptoagg/core';
-import { createDb, migrateLatest, type Knex, type QuoteRow } from '@cryptoagg/db';
+import { createDb, migrateLatest, QUOTE_COLUMNS, type Knex, type QuoteRow } from '@cryptoagg/db';
 import { startFakeCoinGecko } from '@cryptoagg/fake-upstream';
-import { freePort, startScript, type RunningProcess } from '@cryptoagg/testkit';
+import { freePort, scratchDatabase, serverInfo, startScript, type RunningProcess } from '@cryptoagg/testkit';
 import pg from 'pg';
 import { fetcherConfigSchema } from '../jobs/fetcher/src/config.js';
 import { coinFromItem, quoteFromItem, runFetch } from '../jobs/fetcher/src/run.js';
-import { ensurePartitions, startRun, writeRun, type CoinUpsert, type RunWrite } from '../jobs/fetcher/src/store.js';
+import { COIN_UPSERT_COLUMNS, ensurePartitions, QUOTE_COLUMN_LIST, startRun, writeRun, type CoinUpsert, type RunWrite } from '../jobs/fetcher/src/store.js';
 import { marketItemSchema } from '../jobs/fetcher/src/upstream/schemas.js';
-import { privateDatabase, serverInfo } from './lib/database.js';
 import { machine, median, round, run, timed } from './lib/measure.js';
 import { copyFrom, copyText } from './lib/pgcopy.js';
 import { writeResult } from './lib/results.js';
-import { writeRunTwoStatements } from './lib/store-prototype.js';
+import { writeRunTwoStatements } from './lib/store-previous.js';
 
 /**
  * Ingest: the fetcher's store path against the floor of bulk loading.
@@ -34,7 +33,7 @@ import { writeRunTwoStatements } from './lib/store-prototype.js';
  * transaction) is the like-for-like floor, `copySnapshots` the strict one.
  * Where the time goes is measured too (per statement of writeRun, per table of
  * the COPY, the cost of latest_quotes' foreign key), next to the two-statement
- * writeRun the product used before (bench/lib/store-prototype.ts), which must
+ * writeRun the product used before (bench/lib/store-previous.ts), which must
  * store identical rows.
  */
 
@@ -116,11 +115,9 @@ export interface IngestResult {
   notes: string[];
 }
 
-const QUOTE_COLUMNS = [
-  'coin_id', 'currency', 'last_updated', 'fetched_at', 'price', 'market_cap', 'total_volume',
-  'high_24h', 'low_24h', 'price_change_24h', 'price_change_percentage_24h', 'circulating_supply',
-] as const;
-const COLUMN_LIST = QUOTE_COLUMNS.join(', ');
+const COIN_LIST = COIN_UPSERT_COLUMNS.join(', ');
+/** What two stores of the same rows must agree on: every column but when each run fetched them. */
+const COMPARED_LIST = QUOTE_COLUMNS.filter((c) => c !== 'fetched_at').join(', ');
 const TRUNCATE = 'truncate coins, latest_quotes, quote_snapshots, fetch_runs restart identity';
 const PAGE_SIZE = 250;
 
@@ -150,8 +147,7 @@ function buildRows(markets: (currency: string) => unknown[], currencies: string[
 
 async function digest(client: pg.ClientBase, table = 'quote_snapshots'): Promise<string> {
   const { rows } = await client.query<{ n: number; md5: string }>(
-    `select count(*)::int as n, md5(string_agg((coin_id, currency, last_updated, price, market_cap, total_volume, high_24h, low_24h,
-            price_change_24h, price_change_percentage_24h, circulating_supply)::text, ',' order by coin_id, currency, last_updated)) as md5
+    `select count(*)::int as n, md5(string_agg((${COMPARED_LIST})::text, ',' order by coin_id, currency, last_updated)) as md5
        from ${table}`,
   );
   return `${rows[0]?.n}:${rows[0]?.md5}`;
@@ -226,7 +222,7 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
   const repeats = options.repeats ?? 5;
   const notes: string[] = [];
 
-  const database = await privateDatabase(options.adminDatabaseUrl, 'bench_ingest');
+  const database = await scratchDatabase(options.adminDatabaseUrl, 'bench_ingest');
   const db: Knex = createDb({ url: database.url, poolMax: 2, applicationName: 'bench-ingest' });
   const client = new pg.Client({ connectionString: database.url, application_name: 'bench-ingest-copy' });
   const fake = await startFakeCoinGecko({ coins: coinsPerCurrency, currencies });
@@ -263,7 +259,7 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
     // A stale coin keeps its last_updated between rounds: its snapshot is not new.
     const newInRound1 = round1.quotes.filter((q) => !round0Keys.has(key(q))).length;
     const snapshotsText = copyText(round0.quotes.map((q) => QUOTE_COLUMNS.map((c) => q[c])));
-    const coinsText = copyText(round0.coins.map((c) => [c.id, c.symbol, c.name, c.image, c.market_cap_rank]));
+    const coinsText = copyText(round0.coins.map((c) => COIN_UPSERT_COLUMNS.map((column) => c[column])));
     const snapshotsFile = path.join(scratch, 'snapshots.tsv');
     writeFileSync(snapshotsFile, snapshotsText);
     const times = round0.quotes.concat(round1.quotes).map((q) => q.last_updated.getTime());
@@ -354,7 +350,7 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
       if (rep <= 1) latestDigests.add(await digest(client, 'latest_quotes'));
 
       await truncate();
-      const copied = await timed(() => copyFrom(client, `copy quote_snapshots (${COLUMN_LIST}) from stdin`, snapshotsText));
+      const copied = await timed(() => copyFrom(client, `copy quote_snapshots (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText));
       if (copied.value !== rows) throw new Error(`COPY stored ${copied.value} rows, expected ${rows}`);
       keep('copySnapshots', copied.ms);
       if (rep <= 1) digests.add(await digest(client));
@@ -364,11 +360,11 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
       const all = await timed(async () => {
         await client.query('begin');
         marks.push(performance.now());
-        await copyFrom(client, 'copy coins (id, symbol, name, image, market_cap_rank) from stdin', coinsText);
+        await copyFrom(client, `copy coins (${COIN_LIST}) from stdin`, coinsText);
         marks.push(performance.now());
-        await copyFrom(client, `copy quote_snapshots (${COLUMN_LIST}) from stdin`, snapshotsText);
+        await copyFrom(client, `copy quote_snapshots (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText);
         marks.push(performance.now());
-        await copyFrom(client, `copy latest_quotes (${COLUMN_LIST}) from stdin`, snapshotsText);
+        await copyFrom(client, `copy latest_quotes (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText);
         marks.push(performance.now());
         await client.query('commit');
         marks.push(performance.now());
@@ -384,7 +380,7 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
         const startup = await timed(() => run(psql, psqlArgs('select 1')));
         keep('psqlStartup', startup.ms);
         await truncate();
-        const gross = await timed(() => run(psql, psqlArgs(`\\copy quote_snapshots (${COLUMN_LIST}) from '${snapshotsFile}'`)));
+        const gross = await timed(() => run(psql, psqlArgs(`\\copy quote_snapshots (${QUOTE_COLUMN_LIST}) from '${snapshotsFile}'`)));
         keep('copyPsqlGross', gross.ms);
         if (rep <= 1) digests.add(await digest(client));
       }
@@ -396,8 +392,8 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
     await client.query('alter table latest_quotes drop constraint if exists latest_quotes_coin_id_fkey');
     for (let rep = 0; rep <= repeats; rep += 1) {
       await truncate();
-      await copyFrom(client, 'copy coins (id, symbol, name, image, market_cap_rank) from stdin', coinsText);
-      const copied = await timed(() => copyFrom(client, `copy latest_quotes (${COLUMN_LIST}) from stdin`, snapshotsText));
+      await copyFrom(client, `copy coins (${COIN_LIST}) from stdin`, coinsText);
+      const copied = await timed(() => copyFrom(client, `copy latest_quotes (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText));
       if (rep > 0) withoutFk.push(copied.ms);
       await truncate();
       const stored = await write(round0);

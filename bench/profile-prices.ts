@@ -2,16 +2,17 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { subgraph } from '@cryptoagg/core';
+import { freePort, startStack } from '@cryptoagg/testkit';
 import autocannon from 'autocannon';
-import { freePort } from '@cryptoagg/testkit';
-import { startStack } from './lib/stack.js';
 
 // Profiles the prices subgraph answering a 100-coin markets page; prints the top self-time functions.
 const stack = await startStack({ env: { NODE_ENV: 'development', SUBGRAPH_SECRET: '', RESPONSE_CACHE_TTL_MS: '0' } });
 const dir = mkdtempSync(path.join(tmpdir(), 'prof-'));
 const port = await freePort();
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'subgraphs/prices/src/main.ts'], {
-  env: { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, REDIS_URL: stack.redis.url, PRICES_PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+const prices = subgraph('prices');
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', prices.main], {
+  env: { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, REDIS_URL: stack.redis.url, [prices.port.variable]: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
   stdio: 'inherit',
 });
 const url = `http://127.0.0.1:${port}/graphql`;

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { REPO_ROOT } from '@cryptoagg/core';
 import { gatewayBench, type GatewayBenchResult } from './gateway.js';
 import { historyBenchmark, type HistoryResult } from './history.js';
 import { ingestBenchmark, type IngestResult } from './ingest.js';

@@ -1,4 +1,4 @@
-import { serviceMetric, startStack, type Stack } from './lib/stack.js';
+import { metric, startStack, type Stack } from '@cryptoagg/testkit';
 
 /**
  * The soak: a fixed request rate through the gateway for a while, with Redis
@@ -31,10 +31,10 @@ const QUERIES = [
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 export async function soak(stack: Stack, { seconds, rate }: { seconds: number; rate: number }): Promise<SoakResult> {
-  const services = { gateway: stack.gatewayUrl, coins: stack.coinsUrl, prices: stack.pricesUrl };
+  const services = stack.urls;
   const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
-  const sample = async (metric = 'nodejs_heap_size_used_bytes') =>
-    Object.fromEntries(await Promise.all(Object.entries(services).map(async ([n, u]) => [n, await serviceMetric(u, metric)] as const)));
+  const sample = async (name = 'nodejs_heap_size_used_bytes') =>
+    Object.fromEntries(await Promise.all(Object.entries(services).map(async ([n, u]) => [n, await metric(u, name, Number.NaN)] as const)));
   // Warm up first, so the baseline is the steady state, not a cold process.
   for (let i = 0; i < 200; i += 1) await send(stack, i);
   const baseline = await sample();

@@ -1,16 +1,39 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { REPO_ROOT } from '@cryptoagg/core';
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
 import { createTestDatabase, freePort, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-/** Runs a built bundle with plain node, as the image does (no tsx, no TypeScript). */
+const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
+
+/**
+ * The image's /app, assembled in a scratch folder as the Dockerfile's runtime
+ * stage copies it (node_modules linked rather than copied): the bundles run
+ * there find only what the image holds, such as schema/ with the subgraph
+ * manifest and the supergraph, and nothing else of the repository.
+ */
+function imageLayout(): string {
+  const app = mkdtempSync(path.join(tmpdir(), 'cryptoagg-image-'));
+  const runtime = /^FROM \S+ AS runtime$([\s\S]*?)^FROM /m.exec(dockerfile)?.[1] ?? '';
+  for (const [, from, source, target] of runtime.matchAll(/^COPY (?:--from=(\S+) )?(\S+) (\S+)$/gm)) {
+    // A file of another stage is the repository's own after `npm ci` and `npm run build` (/app/dist -> dist).
+    const origin = path.join(REPO_ROOT, from === undefined ? source! : path.relative('/app', source!));
+    const destination = path.join(app, target!);
+    if (path.basename(origin) === 'node_modules') symlinkSync(origin, destination);
+    else cpSync(origin, destination, { recursive: true });
+  }
+  return app;
+}
+let app: string;
+
+/** Runs a built bundle with plain node, as the image does (no tsx, no TypeScript), in the image's layout. */
 function runBundle(name: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', `${name}.js`)], {
-      cwd: REPO_ROOT,
+    const child = spawn(process.execPath, [path.join(app, 'dist', `${name}.js`)], {
+      cwd: app,
       env: { PATH: process.env.PATH, ...env },
     });
     let output = '';
@@ -25,12 +48,21 @@ let t: TestDatabase;
 beforeAll(async () => {
   [fake, t] = await Promise.all([startFakeCoinGecko({ coins: 10 }), createTestDatabase('build', { migrate: false })]);
   execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'tools/stack/src/build.ts')], { cwd: REPO_ROOT });
+  app = imageLayout();
 });
 afterAll(async () => {
   await Promise.all([fake.close(), t.destroy()]);
+  rmSync(app, { recursive: true, force: true });
 });
 
 describe('the compiled bundles the images run', () => {
+  it('run in what the runtime stage copies: the bundles, production dependencies, schema/ (SDL, subgraph manifest, contract operations) and the supergraph', () => {
+    expect(readdirSync(app).sort()).toEqual(['dist', 'gateway', 'node_modules', 'package.json', 'schema']);
+    for (const file of ['schema/subgraphs.yaml', 'schema/coins.graphql', 'schema/prices.graphql', 'schema/contract/operations.graphql', 'gateway/supergraph.graphql']) {
+      expect(existsSync(path.join(app, file)), file).toBe(true);
+    }
+  });
+
   it('migrate and fetcher run to completion with plain node', async () => {
     const migrate = await runBundle('migrate', { DATABASE_URL: t.url });
     expect(migrate.code, migrate.output).toBe(0);
@@ -50,10 +82,10 @@ describe('the compiled bundles the images run', () => {
     const [coinsPort, pricesPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
     const base = { DATABASE_URL: t.url, HOST: '127.0.0.1', NODE_ENV: 'production', SUBGRAPH_SECRET: 'bundle-test-secret-1234' };
     const processes = [
-      spawn(process.execPath, ['dist/coins.js'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...base, COINS_PORT: String(coinsPort) } }),
-      spawn(process.execPath, ['dist/prices.js'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...base, PRICES_PORT: String(pricesPort) } }),
+      spawn(process.execPath, ['dist/coins.js'], { cwd: app, env: { PATH: process.env.PATH, ...base, COINS_PORT: String(coinsPort) } }),
+      spawn(process.execPath, ['dist/prices.js'], { cwd: app, env: { PATH: process.env.PATH, ...base, PRICES_PORT: String(pricesPort) } }),
       spawn(process.execPath, ['dist/gateway.js'], {
-        cwd: REPO_ROOT,
+        cwd: app,
         env: {
           PATH: process.env.PATH,
           ...base,
@@ -86,7 +118,6 @@ describe('the compiled bundles the images run', () => {
 });
 
 describe('the Dockerfile', () => {
-  const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
   const stages = [...dockerfile.matchAll(/^FROM (\S+) AS (\S+)$/gm)].map((m) => [m[1], m[2]]);
 
   it('has a target per service on a pinned node:24 slim base, running compiled JS as a non-root user', () => {

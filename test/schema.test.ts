@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '@cryptoagg/db';
-import { composeSupergraph, CompositionError, SUPERGRAPH_PATH } from '@cryptoagg/gateway';
+import { REPO_ROOT, SUPERGRAPH_PATH } from '@cryptoagg/core';
+import { composeSupergraph, CompositionError } from '@cryptoagg/gateway';
 import { generate } from '@graphql-codegen/cli';
 import { describe, expect, it } from 'vitest';
 import config from '../codegen.js';

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { REPO_ROOT } from '@cryptoagg/core';
 
 /** bench/results/, created on demand. */
 export const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { composeSupergraph, SUPERGRAPH_PATH } from './compose.js';
+import { SUPERGRAPH_PATH } from '@cryptoagg/core';
+import { composeSupergraph } from './compose.js';
 
 // `npm run compose`: writes gateway/supergraph.graphql, or fails loudly (exit 1) naming every composition error.
 try {

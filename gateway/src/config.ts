@@ -1,7 +1,6 @@
-import { env, loadConfig } from '@cryptoagg/core';
+import { env, loadConfig, requiredInProduction, subgraphs, type Subgraph } from '@cryptoagg/core';
 import { z } from 'zod';
 
-const subgraphUrl = (example: string) => env.httpUrl(example).default(example);
 /** Optional, unlike env.port (which always has a default). */
 const metricsPort = z
   .string()
@@ -9,51 +8,55 @@ const metricsPort = z
   .transform(Number)
   .optional();
 
-export const gatewayConfigSchema = z
-  .object({
-    GATEWAY_PORT: env.port(4000),
-    HOST: z.string().default('0.0.0.0'),
-    COINS_URL: subgraphUrl('http://127.0.0.1:4001/graphql'),
-    PRICES_URL: subgraphUrl('http://127.0.0.1:4002/graphql'),
-    SUBGRAPH_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-    GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
-    // Whole responses are kept this long (0 = off); it bounds how stale an answer can be.
-    RESPONSE_CACHE_TTL_MS: env.int(2_000, 0, 4_000),
-    // Its memory, in bytes not answers (the pod's limit is 512 MiB); a larger answer is served but never kept.
-    RESPONSE_CACHE_MAX_MB: env.int(64, 1, 256),
-    RESPONSE_CACHE_MAX_ANSWER_KB: env.int(1_024, 1, 256 * 1_024),
-    // Kubernetes serves /metrics on this port, which no Ingress or client Service exposes; unset, /metrics is on GATEWAY_PORT.
-    METRICS_PORT: metricsPort,
-    NODE_ENV: env.nodeEnv,
-    LOG_LEVEL: env.logLevel,
-  })
-  .refine((e) => e.NODE_ENV !== 'production' || e.SUBGRAPH_SECRET !== undefined, {
-    path: ['SUBGRAPH_SECRET'],
-    message: 'is required when NODE_ENV=production',
-  })
-  .refine((e) => e.RESPONSE_CACHE_MAX_ANSWER_KB <= e.RESPONSE_CACHE_MAX_MB * 1_024, {
-    path: ['RESPONSE_CACHE_MAX_ANSWER_KB'],
-    message: 'must not exceed RESPONSE_CACHE_MAX_MB (in KB)',
-    // Only once both parse: a bad size already has its own line.
-    when: ({ issues }) => !issues.some((issue) => ['RESPONSE_CACHE_MAX_MB', 'RESPONSE_CACHE_MAX_ANSWER_KB'].includes(String(issue.path?.[0]))),
-  })
-  .refine((e) => e.METRICS_PORT !== e.GATEWAY_PORT, { path: ['METRICS_PORT'], message: 'must differ from GATEWAY_PORT' })
-  .transform((e) => ({
-    port: e.GATEWAY_PORT,
-    metricsPort: e.METRICS_PORT,
-    host: e.HOST,
-    subgraphUrls: new Map([
-      ['coins', e.COINS_URL],
-      ['prices', e.PRICES_URL],
-    ]),
-    subgraphSecret: e.SUBGRAPH_SECRET,
-    responseCacheTtlMs: e.RESPONSE_CACHE_TTL_MS,
-    responseCacheMaxBytes: e.RESPONSE_CACHE_MAX_MB * 1024 * 1024,
-    responseCacheMaxAnswerBytes: e.RESPONSE_CACHE_MAX_ANSWER_KB * 1024,
-    production: e.NODE_ENV === 'production',
-    introspection: e.NODE_ENV !== 'production' || e.GRAPHQL_INTROSPECTION === 'true',
-    logLevel: e.LOG_LEVEL,
-  }));
+/**
+ * The gateway's environment for a roster of subgraphs: besides its own
+ * settings, one variable per subgraph (COINS_URL, ...) saying where to find it,
+ * defaulting to the manifest's routing URL. Those names are data, not types: the
+ * object's type leaves them out and the transform reads them by name.
+ */
+export const gatewayConfigSchemaFor = (roster: readonly Subgraph[]) => {
+  const urlVariables: object = Object.fromEntries(roster.map((s) => [s.url.variable, env.httpUrl(s.url.default).default(s.url.default)]));
+  const urls = (e: object) => new Map(roster.map((s) => [s.name, String((e as Record<string, unknown>)[s.url.variable])]));
+  return z
+    .object({
+      GATEWAY_PORT: env.port(4000),
+      HOST: z.string().default('0.0.0.0'),
+      ...urlVariables,
+      SUBGRAPH_SECRET: env.subgraphSecret,
+      GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
+      // Whole responses are kept this long (0 = off); it bounds how stale an answer can be.
+      RESPONSE_CACHE_TTL_MS: env.int(2_000, 0, 4_000),
+      // Its memory, in bytes not answers (the pod's limit is 512 MiB); a larger answer is served but never kept.
+      RESPONSE_CACHE_MAX_MB: env.int(64, 1, 256),
+      RESPONSE_CACHE_MAX_ANSWER_KB: env.int(1_024, 1, 256 * 1_024),
+      // Kubernetes serves /metrics on this port, which no Ingress or client Service exposes; unset, /metrics is on GATEWAY_PORT.
+      METRICS_PORT: metricsPort,
+      NODE_ENV: env.nodeEnv,
+      LOG_LEVEL: env.logLevel,
+    })
+    .refine(...requiredInProduction.SUBGRAPH_SECRET)
+    .refine((e) => e.RESPONSE_CACHE_MAX_ANSWER_KB <= e.RESPONSE_CACHE_MAX_MB * 1_024, {
+      path: ['RESPONSE_CACHE_MAX_ANSWER_KB'],
+      message: 'must not exceed RESPONSE_CACHE_MAX_MB (in KB)',
+      // Only once both parse: a bad size already has its own line.
+      when: ({ issues }) => !issues.some((issue) => ['RESPONSE_CACHE_MAX_MB', 'RESPONSE_CACHE_MAX_ANSWER_KB'].includes(String(issue.path?.[0]))),
+    })
+    .refine((e) => e.METRICS_PORT !== e.GATEWAY_PORT, { path: ['METRICS_PORT'], message: 'must differ from GATEWAY_PORT' })
+    .transform((e) => ({
+      port: e.GATEWAY_PORT,
+      metricsPort: e.METRICS_PORT,
+      host: e.HOST,
+      subgraphUrls: urls(e),
+      subgraphSecret: e.SUBGRAPH_SECRET,
+      responseCacheTtlMs: e.RESPONSE_CACHE_TTL_MS,
+      responseCacheMaxBytes: e.RESPONSE_CACHE_MAX_MB * 1024 * 1024,
+      responseCacheMaxAnswerBytes: e.RESPONSE_CACHE_MAX_ANSWER_KB * 1024,
+      production: e.NODE_ENV === 'production',
+      introspection: e.NODE_ENV !== 'production' || e.GRAPHQL_INTROSPECTION === 'true',
+      logLevel: e.LOG_LEVEL,
+    }));
+};
 
+export const gatewayConfigSchema = gatewayConfigSchemaFor(subgraphs());
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 export const loadGatewayConfig = (source: NodeJS.ProcessEnv = process.env): GatewayConfig => loadConfig(gatewayConfigSchema, source);

@@ -1,19 +1,19 @@
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
-import { Histogram, type Registry } from 'prom-client';
+import { SUBGRAPH_SECRET_HEADER } from '@cryptoagg/core';
+import type { Histogram } from 'prom-client';
 
 type ProcessOptions = Parameters<RemoteGraphQLDataSource['process']>[0];
 type ProcessResult = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
 
 /**
- * A subgraph data source that sends the shared secret and times every fetch:
- * cryptoagg_subgraph_request_duration_seconds{subgraph, outcome}, where outcome
- * is success, graphql_error (the subgraph answered with errors) or error (no
- * usable answer: refused connection, timeout, 5xx).
+ * A subgraph data source that sends the shared secret and times every fetch
+ * by subgraph and outcome: success, graphql_error (the subgraph answered with
+ * errors) or error (no usable answer: refused connection, timeout, 5xx).
  */
 export class SubgraphDataSource extends RemoteGraphQLDataSource {
   constructor(
-    options: { name: string; url: string; secretHeader: string; secret: string | undefined },
+    options: { name: string; url: string; secret: string | undefined },
     private readonly duration: Histogram<'subgraph' | 'outcome'>,
     private readonly subgraph = options.name,
   ) {
@@ -23,7 +23,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource {
       // machinery costs time on every subgraph request and caches nothing for POSTs.
       fetcher: fetch as unknown as RemoteGraphQLDataSource['fetcher'],
       willSendRequest: ({ request }) => {
-        if (options.secret) request.http?.headers.set(options.secretHeader, options.secret);
+        if (options.secret) request.http?.headers.set(SUBGRAPH_SECRET_HEADER, options.secret);
       },
     });
   }
@@ -44,14 +44,4 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource {
       });
     }
   }
-}
-
-export function subgraphDuration(registry: Registry): Histogram<'subgraph' | 'outcome'> {
-  return new Histogram({
-    name: 'cryptoagg_subgraph_request_duration_seconds',
-    help: 'Duration of gateway requests to each subgraph, by outcome (success, graphql_error, error).',
-    labelNames: ['subgraph', 'outcome'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
-  });
 }

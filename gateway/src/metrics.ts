@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { CACHE_REQUESTS, counter, DATA_LAST_FETCH, gauge, timestampSeconds } from '@cryptoagg/metrics';
+import type { Registry } from 'prom-client';
 
 /**
  * The gateway has no database (in Kubernetes only the subgraphs reach it), so
@@ -6,23 +7,12 @@ import { Counter, Gauge, type Registry } from 'prom-client';
  * answers from its cache.
  */
 export function registerGatewayMetrics(registry: Registry, freshness: () => Promise<Date | null>): void {
-  new Gauge({
-    name: 'cryptoagg_data_last_fetch_timestamp_seconds',
-    help: 'When the newest stored snapshot was fetched from the upstream (Unix seconds; 0 while nothing is stored).',
-    registers: [registry],
-    async collect() {
-      const at = await freshness().catch(() => undefined);
-      if (at !== undefined) this.set(at ? at.getTime() / 1000 : 0);
-    },
+  gauge(registry, DATA_LAST_FETCH, async (g) => {
+    const at = await freshness().catch(() => undefined);
+    if (at !== undefined) g.set(timestampSeconds(at));
   });
-  // The gateway's whole-response cache counts here (and stays at zero when RESPONSE_CACHE_TTL_MS=0).
-  const cache = new Counter({
-    name: 'cryptoagg_cache_requests_total',
-    help: 'Gateway response-cache lookups by result: hit, miss, or error',
-    labelNames: ['result'],
-    registers: [registry],
-  });
-  for (const result of ['hit', 'miss', 'error']) cache.inc({ result }, 0);
+  // The gateway's whole-response cache counts here: exported (at zero) even when RESPONSE_CACHE_TTL_MS=0 turns it off.
+  counter(registry, CACHE_REQUESTS);
 }
 
 export async function fetchFreshness(pricesUrl: string, headers: Record<string, string>): Promise<Date | null> {

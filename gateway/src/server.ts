@@ -2,21 +2,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer, type BaseContext } from '@apollo/server';
-import type { Logger } from '@cryptoagg/core';
-import { REPO_ROOT } from '@cryptoagg/db';
-import { apolloDefaults, startService, type RunningService } from '@cryptoagg/http';
+import { DOCS_SITE_DIR, readContractOperations, SUBGRAPH_SECRET_HEADER, SUPERGRAPH_PATH, type Logger } from '@cryptoagg/core';
+import { apolloDefaults, operationNames, startService, type RunningService } from '@cryptoagg/http';
+import { histogram, SUBGRAPH_REQUEST_DURATION } from '@cryptoagg/metrics';
 import { Registry } from 'prom-client';
-import { SUPERGRAPH_PATH } from './compose.js';
+import { resolvingSubgraph } from './compose.js';
 import type { GatewayConfig } from './config.js';
-import { SubgraphDataSource, subgraphDuration } from './datasource.js';
+import { SubgraphDataSource } from './datasource.js';
 import { documentLimits } from './limits.js';
 import { fetchFreshness, registerGatewayMetrics } from './metrics.js';
 
-export const SECRET_HEADER = 'x-subgraph-secret';
-/** The HTML schema reference built by `npm run docs`, served at /docs when present. */
-export const DOCS_SITE_PATH = path.join(REPO_ROOT, 'docs', 'site');
-
-const secretHeaders = (secret: string | undefined): Record<string, string> => (secret ? { [SECRET_HEADER]: secret } : {});
+const secretHeaders = (secret: string | undefined): Record<string, string> => (secret ? { [SUBGRAPH_SECRET_HEADER]: secret } : {});
 
 async function answers(url: string, secret: string | undefined): Promise<boolean> {
   const response = await fetch(url, {
@@ -34,21 +30,23 @@ async function answers(url: string, secret: string | undefined): Promise<boolean
  * shared secret, with document limits (tokens, depth, aliases, directives, worst-case size) checked before execution.
  */
 export async function startGateway(config: GatewayConfig, logger: Logger, options: { docsDir?: string } = {}): Promise<RunningService> {
-  const docsDir = options.docsDir ?? DOCS_SITE_PATH;
+  // The HTML schema reference built by `npm run docs`, served at /docs when present.
+  const docsDir = options.docsDir ?? DOCS_SITE_DIR;
   if (!existsSync(path.join(docsDir, 'index.html'))) logger.info({ docsDir }, 'schema docs not built (npm run docs): /docs answers 404');
   const registry = new Registry();
-  const fetchDuration = subgraphDuration(registry);
-  const pricesUrl = config.subgraphUrls.get('prices');
-  registerGatewayMetrics(registry, () =>
-    pricesUrl ? fetchFreshness(pricesUrl, secretHeaders(config.subgraphSecret)) : Promise.resolve(null),
-  );
+  const fetchDuration = histogram(registry, SUBGRAPH_REQUEST_DURATION);
   const supergraphSdl = readFileSync(SUPERGRAPH_PATH, 'utf8');
+  // Freshness comes from the subgraph that answers fetchStatus, whichever the supergraph says that is.
+  const statusUrl = config.subgraphUrls.get(resolvingSubgraph(supergraphSdl, 'Query', 'fetchStatus') ?? '');
+  registerGatewayMetrics(registry, () =>
+    statusUrl ? fetchFreshness(statusUrl, secretHeaders(config.subgraphSecret)) : Promise.resolve(null),
+  );
   const limits = documentLimits(supergraphSdl);
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name, url }) =>
       new SubgraphDataSource(
-        { name, url: config.subgraphUrls.get(name) ?? url ?? '', secretHeader: SECRET_HEADER, secret: config.subgraphSecret },
+        { name, url: config.subgraphUrls.get(name) ?? url ?? '', secret: config.subgraphSecret },
         fetchDuration,
       ),
     logger,
@@ -58,6 +56,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       name: 'gateway',
       logger,
       registry,
+      // The contract's operations are counted by name in the request metrics, any other as "other".
+      operations: operationNames(readContractOperations()),
       buildApollo: (plugins) =>
         new ApolloServer<BaseContext>({
           gateway,

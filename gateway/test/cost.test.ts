@@ -4,12 +4,11 @@
  * documents of issue 12, on a list field that exists only in this file, and on the contract operations.
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { readContractOperations, readSdl, subgraph, SUPERGRAPH_PATH } from '@cryptoagg/core';
 import fc from 'fast-check';
 import { Kind, parse, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { composeSupergraph, SUPERGRAPH_PATH } from '../src/compose.js';
+import { composeSupergraph } from '../src/compose.js';
 import { createCostModel, MAX_ITEMS, worstCaseItems, type CostModel } from '../src/limits.js';
 
 const DIRECTIVES = `
@@ -206,7 +205,7 @@ describe('the hostile documents of issue 12, against the supergraph', () => {
 
 describe('a list field that exists only in a test SDL', () => {
   it('is costed by its own @listSize and @cost, composed like the real subgraphs', () => {
-    const prices = readFileSync(path.join(REPO_ROOT, 'schema', 'prices.graphql'), 'utf8');
+    const prices = readSdl(subgraph('prices'));
     const withTrades = `${prices}
       "One trade."
       type Trade { "Its price." price: Float! }
@@ -216,7 +215,7 @@ describe('a list field that exists only in a test SDL', () => {
         "The order book."
         book: [Trade!]! @listSize(assumedSize: 400)
       }`;
-    const { supergraphSdl } = composeSupergraph((name) => (name === 'prices' ? withTrades : readFileSync(path.join(REPO_ROOT, 'schema', `${name}.graphql`), 'utf8')));
+    const { supergraphSdl } = composeSupergraph((name) => (name === 'prices' ? withTrades : readSdl(subgraph(name))));
     expect(supergraphSdl).toMatch(/trades\(.*\): \[Trade!\]! @join__field\(graph: PRICES\) @listSize\(slicingArguments: \["last"\], requireOneSlicingArgument: false\) @cost\(weight: 3\)/s);
     const model = createCostModel(supergraphSdl);
     expect(cost(model, '{ coin(id: "bitcoin") { trades { price } } }')).toBe(20 * 3);
@@ -228,7 +227,7 @@ describe('a list field that exists only in a test SDL', () => {
 
 describe('the contract operations', () => {
   const model = createCostModel(readFileSync(SUPERGRAPH_PATH, 'utf8'));
-  const operations = readFileSync(path.join(REPO_ROOT, 'test', 'contract', 'operations.graphql'), 'utf8');
+  const operations = readContractOperations();
   const HISTORY = { id: 'bitcoin', currency: 'usd', from: '2025-02-01T00:00:00Z', to: '2025-02-10T00:00:00Z' };
 
   it.each([

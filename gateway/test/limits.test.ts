@@ -3,13 +3,10 @@
  * their own): tokens, directives, introspection depth and worst-case size are refused with 400
  * GRAPHQL_VALIDATION_FAILED in well under a second, while the contract operations still run.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { REPO_ROOT } from '@cryptoagg/db';
-import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
+import { readContractOperations } from '@cryptoagg/core';
+import { createTestDatabase, gql, startApi, type Api, type GraphQLResponse, type TestDatabase } from '@cryptoagg/testkit';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, startApi, type Api, type GraphQLResponse } from '../../test/support/api.js';
 import { MAX_DEPTH, MAX_DIRECTIVES, MAX_INTROSPECTION_DEPTH, MAX_TOKENS } from '../src/limits.js';
 
 let t: TestDatabase;
@@ -114,7 +111,7 @@ describe('hostile documents are refused, or answered, in well under a second', (
 });
 
 describe('the contract operations pass the limits with their expected variables', () => {
-  const operations = readFileSync(path.join(REPO_ROOT, 'test', 'contract', 'operations.graphql'), 'utf8');
+  const operations = readContractOperations();
   const range = { from: '2025-02-01T00:00:00Z', to: '2025-02-10T00:00:00Z' };
 
   it.each([

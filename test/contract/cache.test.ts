@@ -2,10 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { FetchRunRow, QuoteRow } from '@cryptoagg/db';
 import { startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-upstream';
 import type { RunningService } from '@cryptoagg/http';
-import { createTestDatabase, runScript, startRedisServer, type RedisServer, type TestDatabase } from '@cryptoagg/testkit';
+import { type Api, createTestDatabase, gql, type GraphQLResponse, metric, OPERATIONS, type RedisServer, runScript, startApi, startRedisServer, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, metric, startApi, type Api, type GraphQLResponse } from '../support/api.js';
-import { OPERATIONS } from '../support/operations.js';
 
 /**
  * The contract's "Caching" and "Freshness" promises, measured from outside:
@@ -93,7 +91,7 @@ async function counters(service: RunningService): Promise<Counters> {
 }
 
 async function usage(api: Api): Promise<Usage> {
-  const [coins, prices] = await Promise.all([counters(api.coins), counters(api.prices)]);
+  const [coins, prices] = await Promise.all([counters(api.service('coins')), counters(api.service('prices'))]);
   return { coins, prices };
 }
 
@@ -207,7 +205,7 @@ async function withApis<T>(modes: Mode[], use: (apis: TestApi[]) => Promise<T>):
       });
       apis.push({ ...api, prefix });
       await expect
-        .poll(() => Promise.all([readyz(api.coins), readyz(api.prices)]), { timeout: 10_000, interval: 100 })
+        .poll(() => Promise.all([readyz(api.service('coins')), readyz(api.service('prices'))]), { timeout: 10_000, interval: 100 })
         .toEqual([READY[mode], READY[mode]]);
     }
     return await use(apis);
@@ -337,18 +335,18 @@ describe('when Redis stops mid-test', () => {
         }
       }
       const down = { status: 503, body: { status: 'unavailable', down: ['redis'], checks: { postgres: 'up', redis: 'down' } } };
-      expect(await readyz(api!.coins)).toEqual(down);
-      expect(await readyz(api!.prices)).toEqual(down);
+      expect(await readyz(api!.service('coins'))).toEqual(down);
+      expect(await readyz(api!.service('prices'))).toEqual(down);
       // Kubernetes' readiness probe excludes Redis: the pods keep serving from Postgres; Redis is still reported.
       const servingWithoutRedis = { status: 200, body: { status: 'ready', checks: { postgres: 'up', redis: 'down' } } };
-      expect(await readyz(api!.coins, '?exclude=redis')).toEqual(servingWithoutRedis);
-      expect(await readyz(api!.prices, '?exclude=redis')).toEqual(servingWithoutRedis);
+      expect(await readyz(api!.service('coins'), '?exclude=redis')).toEqual(servingWithoutRedis);
+      expect(await readyz(api!.service('prices'), '?exclude=redis')).toEqual(servingWithoutRedis);
       // The gateway depends on the subgraphs only, and they still answer.
       expect(await readyz(api!.gateway)).toMatchObject({ status: 200 });
 
       await redis.start();
       await expect
-        .poll(() => Promise.all([readyz(api!.coins), readyz(api!.prices)]), { timeout: 5_000, interval: 100 })
+        .poll(() => Promise.all([readyz(api!.service('coins')), readyz(api!.service('prices'))]), { timeout: 5_000, interval: 100 })
         .toEqual([READY.redis, READY.redis]);
       // The restarted Redis is empty: one pass fills it, the next is served from it.
       for (const op of operations) expect(await gql(api!.url, OPERATIONS, op.variables, op.name), op.name).toEqual(before.get(op.name));

@@ -1,8 +1,7 @@
+import { SUBGRAPH_SECRET_HEADER } from '@cryptoagg/core';
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
+import { type Api, createTestDatabase, gql, OPERATIONS, runScript, startApi, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, startApi, type Api } from '../support/api.js';
-import { OPERATIONS } from '../support/operations.js';
 
 let fake: FakeCoinGecko;
 let t: TestDatabase;
@@ -189,7 +188,7 @@ describe('NODE_ENV=production', () => {
   });
 
   it('subgraphs refuse requests without the gateway secret; the gateway sends it', async () => {
-    for (const subgraph of [prod.coins, prod.prices]) {
+    for (const subgraph of [prod.service('coins'), prod.service('prices')]) {
       const direct = await fetch(`${subgraph.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -198,7 +197,7 @@ describe('NODE_ENV=production', () => {
       expect(direct.status).toBe(401);
       const withSecret = await fetch(`${subgraph.url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-subgraph-secret': SECRET },
+        headers: { 'content-type': 'application/json', [SUBGRAPH_SECRET_HEADER]: SECRET },
         body: JSON.stringify({ query: '{ __typename }' }),
       });
       expect(withSecret.status).toBe(200);

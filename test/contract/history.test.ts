@@ -1,7 +1,5 @@
-import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
+import { type Api, createTestDatabase, gql, OPERATIONS, startApi, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, startApi, type Api } from '../support/api.js';
-import { OPERATIONS } from '../support/operations.js';
 
 let t: TestDatabase;
 let api: Api;

@@ -1,8 +1,6 @@
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
+import { type Api, createTestDatabase, gql, type GraphQLResponse, OPERATIONS, runScript, startApi, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, startApi, type Api, type GraphQLResponse } from '../support/api.js';
-import { OPERATIONS } from '../support/operations.js';
 
 /**
  * CONTRACT.md section 7 for client values, through the gateway: a 500 KB value in any argument is
@@ -180,13 +178,13 @@ describe('values the database cannot hold', () => {
     const bitcoin = fake.markets('usd').find((item) => item.id === 'bitcoin')!;
     const representations = ['bitcoin\u0000', '\ud800', 'b'.repeat(201), 42, 'bitcoin'].map((id) => ({ __typename: 'Coin', id }));
     const coins = await gql(
-      `${dev.coins.url}/graphql`,
+      `${dev.service('coins').url}/graphql`,
       'query($r: [_Any!]!) { _entities(representations: $r) { ... on Coin { id name } } }',
       { r: representations },
     );
     expect(coins).toEqual({ status: 200, data: { _entities: [null, null, null, null, { id: 'bitcoin', name: 'Bitcoin' }] } });
     const prices = await gql(
-      `${dev.prices.url}/graphql`,
+      `${dev.service('prices').url}/graphql`,
       `query($r: [_Any!]!) { _entities(representations: $r) { ... on Coin { id quote { price } history(from: "${bitcoin.last_updated}", to: "${bitcoin.last_updated}") { price } } } }`,
       { r: representations.slice(0, 3).concat(representations.slice(4)) },
     );

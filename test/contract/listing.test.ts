@@ -1,8 +1,7 @@
 import { startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-upstream';
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
+import { type Api, createTestDatabase, gql, runScript, startApi, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { marketsPage } from '../../subgraphs/prices/src/data.js';
-import { gql, startApi, type Api } from '../support/api.js';
 
 /**
  * The contract's listing semantics (section 7), seen by a client through the gateway: markets(currency)

@@ -1,11 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, type FetchRunRow, type QuoteRow } from '@cryptoagg/db';
+import { REPO_ROOT } from '@cryptoagg/core';
+import type { FetchRunRow, QuoteRow } from '@cryptoagg/db';
 import { startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-upstream';
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
+import { type Api, createTestDatabase, gql, OPERATIONS, runScript, startApi, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { gql, startApi, type Api } from '../support/api.js';
-import { OPERATIONS } from '../support/operations.js';
 
 let fake: FakeCoinGecko;
 let t: TestDatabase;

@@ -1,8 +1,6 @@
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
+import { type Api, createTestDatabase, gql, metric, OPERATIONS, runScript, startApi, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { gql, metric, startApi, type Api } from '../support/api.js';
-import { OPERATIONS } from '../support/operations.js';
 
 let fake: FakeCoinGecko;
 let t: TestDatabase;

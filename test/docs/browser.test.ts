@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger, parseConfig } from '@cryptoagg/core';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { REPO_ROOT } from '@cryptoagg/core';
 import { apiSchema, generateDocs } from '@cryptoagg/docs';
 import { gatewayConfigSchema, startGateway } from '@cryptoagg/gateway';
 import type { RunningService } from '@cryptoagg/http';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { apiSchema, apiSdl, findUndocumented, SUBGRAPH_SDL_FILES } from '@cryptoagg/docs';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { REPO_ROOT } from '@cryptoagg/core';
 import { getNamedType, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isSpecifiedScalarType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 

@@ -2,19 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger, parseConfig } from '@cryptoagg/core';
+import { createLogger, parseConfig, REPO_ROOT } from '@cryptoagg/core';
 import { coinsConfigSchema, startCoinsSubgraph } from '@cryptoagg/coins';
-import { REPO_ROOT } from '@cryptoagg/db';
 import { gatewayConfigSchema, startGateway } from '@cryptoagg/gateway';
 import type { RunningService } from '@cryptoagg/http';
 import { pricesConfigSchema, startPricesSubgraph } from '@cryptoagg/prices';
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
 import { dashboardExpressions, DASHBOARD_PATH, renderDashboard } from '@cryptoagg/dashboards';
-import { createTestDatabase, freePort, runScript, type TestDatabase } from '@cryptoagg/testkit';
+import { METRIC_FAMILIES } from '@cryptoagg/metrics';
+import { type Api, createTestDatabase, freePort, gql, metric, OPERATIONS, runScript, startApi, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { gql, metric, startApi, type Api } from '../support/api.js';
-import { OPERATIONS } from '../support/operations.js';
 
 /** Metrics that kube-state-metrics exports, not our services; the rules may use these. */
 const KUBE_STATE_METRICS = ['kube_job_failed', 'kube_job_status_start_time', 'kube_pod_status_ready', 'kube_pod_status_phase'];
@@ -75,7 +73,7 @@ describe('the dashboard and the alert rules use only metrics that exist', () => 
 
   it('every metric in a PromQL expression is exported by a running service (or is kube-state-metrics)', async () => {
     const exported = new Set<string>();
-    for (const service of [api.gateway, api.coins, api.prices]) for (const name of await exportedNames(service.url)) exported.add(name);
+    for (const service of [api.gateway, api.service('coins'), api.service('prices')]) for (const name of await exportedNames(service.url)) exported.add(name);
     const expressions = [...dashboardExpressions(), ...ruleExpressions];
     expect(expressions.length).toBeGreaterThan(20);
     const missing = expressions.flatMap((expr) => metricNames(expr).filter((n) => !exported.has(n) && !KUBE_STATE_METRICS.includes(n) && !REDIS_EXPORTER_METRICS.includes(n)));
@@ -94,11 +92,28 @@ describe('the dashboard and the alert rules use only metrics that exist', () => 
   });
 
   it('the contract metrics are on every service', async () => {
-    for (const service of [api.gateway, api.coins, api.prices]) {
+    for (const service of [api.gateway, api.service('coins'), api.service('prices')]) {
       const names = await exportedNames(service.url);
       expect(names.has('cryptoagg_data_last_fetch_timestamp_seconds')).toBe(true);
       expect(names.has('cryptoagg_cache_requests_total')).toBe(true);
     }
+  });
+});
+
+describe('every metric is defined once, in @cryptoagg/metrics', () => {
+  it('the services export exactly the families it defines, each with its one type and help text', async () => {
+    const exported = new Map<string, Set<string>>();
+    for (const service of [api.gateway, api.service('coins'), api.service('prices')]) {
+      const text = await (await fetch(`${service.url}/metrics`)).text();
+      const types = new Map([...text.matchAll(/^# TYPE (cryptoagg_\S+) (\S+)$/gm)].map(([, name, type]) => [name!, type!]));
+      for (const [, name, help] of text.matchAll(/^# HELP (cryptoagg_\S+) (.*)$/gm)) {
+        exported.set(name!, (exported.get(name!) ?? new Set()).add(`${types.get(name!)}: ${help}`));
+      }
+    }
+    const sorted = (entries: [string, string[]][]) => entries.sort(([a], [b]) => (a < b ? -1 : 1));
+    expect(sorted([...exported].map(([name, definitions]) => [name, [...definitions]]))).toEqual(
+      sorted(METRIC_FAMILIES.map((family) => [family.name, [`${family.kind}: ${family.help}`]])),
+    );
   });
 });
 
@@ -158,7 +173,7 @@ describe('request metrics', () => {
       markets: await metric(api.gateway.url, sample('Markets', 'success')),
       bad: await metric(api.gateway.url, sample('Markets', 'client_error')),
       other: await metric(api.gateway.url, sample('other', 'success')),
-      prices: await metric(api.prices.url, sample('Markets', 'success')),
+      prices: await metric(api.service('prices').url, sample('Markets', 'success')),
     };
     await gql(api.url, OPERATIONS, { first: 5 }, 'Markets');
     await gql(api.url, OPERATIONS, { first: 0 }, 'Markets');
@@ -168,7 +183,7 @@ describe('request metrics', () => {
     expect(await metric(api.gateway.url, sample('Markets', 'client_error'))).toBe(before.bad + 1);
     expect(await metric(api.gateway.url, sample('other', 'success'))).toBe(before.other + 2);
     // The prices subgraph sees the planner's Markets__prices__0: counted as Markets.
-    expect(await metric(api.prices.url, sample('Markets', 'success'))).toBe(before.prices + 1);
+    expect(await metric(api.service('prices').url, sample('Markets', 'success'))).toBe(before.prices + 1);
     const subgraphFetches = await metric(api.gateway.url, 'cryptoagg_subgraph_request_duration_seconds_count{subgraph="prices",outcome="success"}');
     expect(subgraphFetches).toBeGreaterThan(0);
   });
@@ -195,7 +210,7 @@ describe('a real Prometheus', () => {
       stringify({
         global: { scrape_interval: '1s', evaluation_interval: '1s' },
         rule_files: ['rules.yaml'],
-        scrape_configs: (['gateway', 'coins', 'prices'] as const).map((job) => ({ job_name: job, static_configs: [{ targets: [target(api[job].url)] }] })),
+        scrape_configs: (['gateway', 'coins', 'prices'] as const).map((job) => ({ job_name: job, static_configs: [{ targets: [target(api.service(job).url)] }] })),
       }),
     );
     prometheus = spawn(

@@ -8,6 +8,7 @@ import { builtinModules } from 'node:module';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '@cryptoagg/core';
+import { ENTRY_POINTS } from '@cryptoagg/stack';
 import { runScript } from '@cryptoagg/testkit';
 import { build, type Plugin } from 'esbuild';
 import { describe, expect, it } from 'vitest';
@@ -21,10 +22,8 @@ import { repoRoot } from './workflow.js';
 const lock = JSON.parse(readFileSync(path.join(repoRoot, 'package-lock.json'), 'utf8')) as Lockfile;
 const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
 
-/** The bundles' entry points, as `npm run build` (tools/stack/src/build.ts) lists them. */
-const entryPoints: Record<string, string> = Object.fromEntries(
-  [...readFileSync(path.join(repoRoot, 'tools/stack/src/build.ts'), 'utf8').matchAll(/^\s+(\w+): '([\w/.-]+\.ts)',$/gm)].map((m) => [m[1]!, m[2]!]),
-);
+/** The bundles' entry points, as `npm run build` (tools/stack/src/build.ts) builds them. */
+const entryPoints: Readonly<Record<string, string>> = ENTRY_POINTS;
 
 /** Every workspace folder of the root package.json's globs (`packages/*` -> packages/cache, ...). */
 const workspaces: string[] = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces.flatMap((glob) =>
@@ -48,6 +47,7 @@ describe('the images hold production dependencies only', () => {
       'packages/db',
       'packages/graphql',
       'packages/http',
+      'packages/metrics',
       'subgraphs/coins',
       'subgraphs/prices',
     ]);
@@ -106,7 +106,7 @@ describe('Dockerfile', () => {
   const manifests = workspaces.map((w) => `${w}/package.json`);
 
   it('installs dependencies from the manifests before it copies the sources, and the runtime from --omit=dev', () => {
-    expect(manifests.length).toBe(14);
+    expect(manifests.length).toBe(15);
     expect(dockerLayers(dockerfile, manifests)).toEqual([]);
   });
 

@@ -1,30 +1,18 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { createDb, migrateLatest, startEmbeddedPostgres, type EmbeddedServer, type FetchRunRow, type Knex } from '@cryptoagg/db';
+import { createDb, migrateLatest, type FetchRunRow, type Knex } from '@cryptoagg/db';
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
 import { DATA_STORE_UNAVAILABLE } from '@cryptoagg/graphql';
-import { freePort, runScript, startScript } from '@cryptoagg/testkit';
+import { type Api, gql, OPERATIONS, runScript, startApi, startScratchPostgres, startScript, type ScratchPostgres } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, startApi, type Api } from '../support/api.js';
-import { OPERATIONS } from '../support/operations.js';
 
 /*
  * Faults need a PostgreSQL this file may stop and start: a private embedded
  * server whose data survives the restart, on a port of its own.
  */
-const scratch = mkdtempSync(path.join(tmpdir(), 'cryptoagg-faults-'));
-chmodSync(scratch, 0o755);
-const dataDir = path.join(scratch, 'pg');
-let port: number;
-let postgres: EmbeddedServer;
+let postgres: ScratchPostgres;
 let db: Knex;
 let fake: FakeCoinGecko;
 let api: Api;
 
-const startPostgres = async () => {
-  postgres = await startEmbeddedPostgres({ dataDir, port });
-};
 const env = (extra: Record<string, string> = {}) => ({
   DATABASE_URL: postgres.url,
   COINGECKO_BASE_URL: fake.url,
@@ -41,8 +29,7 @@ async function readyz(url: string) {
 }
 
 beforeAll(async () => {
-  port = await freePort();
-  await startPostgres();
+  postgres = await startScratchPostgres('faults');
   fake = await startFakeCoinGecko({ coins: 20 });
   db = createDb({ url: postgres.url, poolMax: 2 });
   await migrateLatest(db);
@@ -55,23 +42,22 @@ afterAll(async () => {
   await db.destroy();
   await fake.close();
   await postgres.stop();
-  rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('PostgreSQL down', () => {
   it('readyz names it, queries say the data store is unavailable (no stack), and everything recovers without a restart', async () => {
-    await postgres.stop();
-    expect(await readyz(api.coins.url)).toEqual({ status: 503, body: { status: 'unavailable', down: ['postgres'], checks: { postgres: 'down' } } });
-    expect(await readyz(api.prices.url)).toMatchObject({ status: 503, body: { down: ['postgres'] } });
+    await postgres.pause();
+    expect(await readyz(api.service('coins').url)).toEqual({ status: 503, body: { status: 'unavailable', down: ['postgres'], checks: { postgres: 'down' } } });
+    expect(await readyz(api.service('prices').url)).toMatchObject({ status: 503, body: { down: ['postgres'] } });
 
     // Nothing of this is cached yet, so the subgraphs must ask the database.
     const down = await gql(api.url, OPERATIONS, { search: 'ether', first: 7 }, 'SearchCoins');
     expect(down.errors?.[0]).toMatchObject({ message: DATA_STORE_UNAVAILABLE, extensions: { code: 'SERVICE_UNAVAILABLE' } });
     expect(JSON.stringify(down)).not.toMatch(/stacktrace|ECONNREFUSED|\n\s+at /);
 
-    await startPostgres();
-    await expect.poll(async () => (await readyz(api.coins.url)).status, { timeout: 15_000, interval: 200 }).toBe(200);
-    await expect.poll(async () => (await readyz(api.prices.url)).status, { timeout: 15_000, interval: 200 }).toBe(200);
+    await postgres.resume();
+    await expect.poll(async () => (await readyz(api.service('coins').url)).status, { timeout: 15_000, interval: 200 }).toBe(200);
+    await expect.poll(async () => (await readyz(api.service('prices').url)).status, { timeout: 15_000, interval: 200 }).toBe(200);
     const back = await gql<{ coins: { totalCount: number } }>(api.url, OPERATIONS, { search: 'ether', first: 7 }, 'SearchCoins');
     expect(back.errors).toBeUndefined();
     expect(back.data?.coins.totalCount).toBeGreaterThan(0);
@@ -85,10 +71,10 @@ describe('PostgreSQL down', () => {
     const run = startScript('jobs/fetcher/src/main.ts', env({ FETCH_RETRIES: '0' }));
     // Stop the server while the run is talking to the upstream (after its lock and run record).
     await expect.poll(() => fake.requests.filter((r) => r.path === '/coins/markets').length, { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(1);
-    await postgres.stop();
+    await postgres.pause();
     expect(await run.exited).toBe(1);
     expect(run.output()).toMatch(/fetch run failed/);
-    await startPostgres();
+    await postgres.resume();
     fake.setFaults({});
 
     await expect.poll(async () => snapshots().catch(() => -1), { timeout: 15_000, interval: 200 }).toBe(before);
@@ -104,7 +90,7 @@ describe('PostgreSQL down', () => {
 
 describe('a subgraph down', () => {
   it('the gateway answers the other subgraph\'s fields with an error for the missing ones, readyz says which, and it recovers', async () => {
-    await api.prices.stop();
+    await api.service('prices').stop();
     const partial = await gql<{ coin: { name: string; quote: unknown } }>(api.url, OPERATIONS, { id: 'bitcoin', currency: 'usd' }, 'CoinDetail');
     expect(partial.data?.coin).toMatchObject({ name: 'Bitcoin', quote: null });
     expect(partial.errors?.map((e) => [e.message, e.extensions?.code])).toEqual([

@@ -1,9 +1,7 @@
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
 import fc from 'fast-check';
+import { type Api, createTestDatabase, gql, type GraphQLResponse, OPERATIONS, runScript, startApi, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { gql, startApi, type Api, type GraphQLResponse } from '../support/api.js';
-import { OPERATIONS } from '../support/operations.js';
 
 /*
  * Hostile argument values (full Unicode, NUL, unpaired surrogates, numbers past int4 and
@@ -163,8 +161,8 @@ it('hostile ids in references sent straight to the subgraphs are unknown coins',
       runs++;
       const representations = [...ids, 'bitcoin'].map((id) => ({ __typename: 'Coin', id }));
       const [coins, prices] = await Promise.all([
-        send(`${dev.coins.url}/graphql`, { query: COINS, variables: { r: representations } }),
-        send(`${dev.prices.url}/graphql`, { query: PRICES, variables: { r: representations, c: 'usd' } }),
+        send(`${dev.service('coins').url}/graphql`, { query: COINS, variables: { r: representations } }),
+        send(`${dev.service('prices').url}/graphql`, { query: PRICES, variables: { r: representations, c: 'usd' } }),
       ]);
       expectHandled(coins, false);
       expectHandled(prices, false);

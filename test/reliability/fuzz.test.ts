@@ -1,9 +1,7 @@
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
-import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/testkit';
 import fc from 'fast-check';
+import { type Api, createTestDatabase, OPERATIONS, runScript, startApi, type TestDatabase } from '@cryptoagg/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startApi, type Api } from '../support/api.js';
-import { OPERATIONS } from '../support/operations.js';
 
 let fake: FakeCoinGecko;
 let t: TestDatabase;

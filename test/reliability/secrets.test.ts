@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { SUBGRAPH_SECRET_HEADER } from '@cryptoagg/core';
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
-import { createTestDatabase, freePort, runScript, startScript, type RunningProcess, type TestDatabase } from '@cryptoagg/testkit';
+import { createTestDatabase, freePort, runScript, startServices, type TestDatabase } from '@cryptoagg/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 
@@ -44,31 +45,21 @@ it('no secret or connection string reaches the logs, on the happy path or on err
   expect(noDatabase.code).toBe(1);
   outputs.push(...[ok, wrongKey, noDatabase].map((r) => r.stdout + r.stderr));
 
-  const [coinsPort, pricesPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const services = { DATABASE_URL: url, LOG_LEVEL: 'debug', NODE_ENV: 'production', SUBGRAPH_SECRET, HOST: '127.0.0.1' };
-  const processes: RunningProcess[] = [
-    startScript('subgraphs/coins/src/main.ts', { ...services, COINS_PORT: String(coinsPort) }),
-    startScript('subgraphs/prices/src/main.ts', { ...services, PRICES_PORT: String(pricesPort) }),
-    startScript('gateway/src/main.ts', {
-      ...services,
-      GATEWAY_PORT: String(gatewayPort),
-      COINS_URL: `http://127.0.0.1:${coinsPort}/graphql`,
-      PRICES_URL: `http://127.0.0.1:${pricesPort}/graphql`,
-    }),
-  ];
+  // The subgraphs and the gateway as processes, in production mode, with this file's secret.
+  const services = await startServices({ databaseUrl: url, env: { LOG_LEVEL: 'debug', SUBGRAPH_SECRET } });
+  const processes = Object.values(services.processes);
   try {
     const ask = (query: string, headers: Record<string, string> = {}) =>
-      fetch(`http://127.0.0.1:${gatewayPort}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) })
+      fetch(`${services.url('gateway')}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) })
         .then((r) => r.json())
         .catch(() => undefined);
     await expect.poll(() => ask('{ coin(id: "bitcoin") { name quote { price } } }'), { timeout: 20_000, interval: 200 }).toMatchObject({ data: { coin: { name: 'Bitcoin' } } });
     await ask('{ markets(first: 999) { totalCount } }', { authorization: `Bearer ${SUBGRAPH_SECRET}` });
     // A direct subgraph request with a wrong secret, and one with the right one.
-    await fetch(`http://127.0.0.1:${coinsPort}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-subgraph-secret': 'nope' }, body: '{}' });
-    await fetch(`http://127.0.0.1:${coinsPort}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-subgraph-secret': SUBGRAPH_SECRET }, body: '{"query":"{ __typename }"}' });
+    await fetch(`${services.url('coins')}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', [SUBGRAPH_SECRET_HEADER]: 'nope' }, body: '{}' });
+    await fetch(`${services.url('coins')}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', [SUBGRAPH_SECRET_HEADER]: SUBGRAPH_SECRET }, body: '{"query":"{ __typename }"}' });
   } finally {
-    for (const p of processes) p.child.kill('SIGTERM');
-    await Promise.all(processes.map((p) => p.exited));
+    await services.stop();
   }
   outputs.push(...processes.map((p) => p.output()));
 

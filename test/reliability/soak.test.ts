@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { startStack, type Stack } from '../../bench/lib/stack.js';
+import { startStack, type Stack } from '@cryptoagg/testkit';
 import { memoryRecovered, soak } from '../../bench/soak.js';
 
 /* A short soak in every test run (`npm run soak` runs the full 60 s one): a fixed rate through the gateway, Redis killed and restarted midway. */

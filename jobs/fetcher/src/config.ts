@@ -1,4 +1,4 @@
-import { env, loadConfig } from '@cryptoagg/core';
+import { env, loadConfig, requiredInProduction } from '@cryptoagg/core';
 import { z } from 'zod';
 
 export const fetcherConfigSchema = z
@@ -24,8 +24,7 @@ export const fetcherConfigSchema = z
     LOG_LEVEL: env.logLevel,
     NODE_ENV: env.nodeEnv,
   })
-  // An image has no embedded PostgreSQL (a dev dependency): say what is missing instead of failing on a module.
-  .refine((e) => e.NODE_ENV !== 'production' || e.DATABASE_URL !== undefined, { path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' })
+  .refine(...requiredInProduction.DATABASE_URL)
   .transform((e) => ({
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

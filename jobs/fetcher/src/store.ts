@@ -1,4 +1,4 @@
-import { DATA_CHANGED_CHANNEL, type FetchRunRow, type Knex, type QuoteRow } from '@cryptoagg/db';
+import { DATA_CHANGED_CHANNEL, QUOTE_COLUMNS, type CoinRow, type FetchRunRow, type Knex, type QuoteColumn, type QuoteRow } from '@cryptoagg/db';
 import pg from 'pg';
 import type { CoinMetadata } from './upstream/schemas.js';
 import { monthsSpanned, WINDOW_MONTHS_BACK } from './window.js';
@@ -8,13 +8,10 @@ import { monthsSpanned, WINDOW_MONTHS_BACK } from './window.js';
 // An arbitrary constant shared by every fetcher process: the advisory lock that serialises runs.
 const RUN_LOCK_KEY = 8_315_204_417;
 
-export interface CoinUpsert {
-  id: string;
-  symbol: string;
-  name: string;
-  image: string | null;
-  market_cap_rank: number | null;
-}
+/** What a market listing tells of a coin: the columns of coins each run writes. */
+export const COIN_UPSERT_COLUMNS = ['id', 'symbol', 'name', 'image', 'market_cap_rank'] as const satisfies readonly (keyof CoinRow)[];
+
+export type CoinUpsert = Pick<CoinRow, (typeof COIN_UPSERT_COLUMNS)[number]>;
 
 export type RunCounts = Pick<
   FetchRunRow,
@@ -177,35 +174,75 @@ export async function ensurePartitions(db: Knex, from: Date, to: Date): Promise<
   return rows[0]?.created ?? 0;
 }
 
-const QUOTE_ARRAYS = `unnest(
-  ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[],
-  ?::float8[], ?::float8[], ?::float8[], ?::float8[], ?::float8[], ?::float8[], ?::float8[], ?::float8[]
-) as q(coin_id, currency, last_updated, fetched_at, price, market_cap, total_volume, high_24h, low_24h,
-       price_change_24h, price_change_percentage_24h, circulating_supply)`;
+/*
+ * Rows travel column-wise: one array parameter per column (`unnest(?::text[], ...)`), so one statement
+ * with a parameter per column stores any number of rows. The statements are generated from the column
+ * lists, with the PostgreSQL type of each column's array.
+ */
+type ArrayType = 'text' | 'int' | 'float8' | 'timestamptz';
 
-const QUOTE_COLUMN_LIST = `coin_id, currency, last_updated, fetched_at, price, market_cap, total_volume, high_24h, low_24h,
-  price_change_24h, price_change_percentage_24h, circulating_supply`;
+const COIN_ARRAY_TYPES: Record<(typeof COIN_UPSERT_COLUMNS)[number], ArrayType> = {
+  id: 'text',
+  symbol: 'text',
+  name: 'text',
+  image: 'text',
+  market_cap_rank: 'int',
+};
+
+const QUOTE_ARRAY_TYPES: Record<QuoteColumn, ArrayType> = {
+  coin_id: 'text',
+  currency: 'text',
+  last_updated: 'timestamptz',
+  fetched_at: 'timestamptz',
+  price: 'float8',
+  market_cap: 'float8',
+  total_volume: 'float8',
+  high_24h: 'float8',
+  low_24h: 'float8',
+  price_change_24h: 'float8',
+  price_change_percentage_24h: 'float8',
+  circulating_supply: 'float8',
+};
+
+const unnest = <C extends string>(columns: readonly C[], types: Record<C, ArrayType>) => `unnest(${columns.map((c) => `?::${types[c]}[]`).join(', ')})`;
+
+/** `set a = excluded.a, ...`: an upsert's update of every column but the conflict key. */
+const updateFromExcluded = (columns: readonly string[], key: readonly string[]) =>
+  columns
+    .filter((c) => !key.includes(c))
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ');
 
 /** knex's binding type has no arrays with nulls, which pg sends as Postgres arrays just fine. */
 const array = (values: unknown[]): Knex.RawBinding => values as Knex.RawBinding;
 
-/** Column-wise arrays: one statement with 12 parameters stores any number of rows. */
-function quoteArrays(quotes: QuoteRow[]): Knex.RawBinding[] {
-  return [
-    array(quotes.map((q) => q.coin_id)),
-    array(quotes.map((q) => q.currency)),
-    array(quotes.map((q) => q.last_updated.toISOString())),
-    array(quotes.map((q) => q.fetched_at.toISOString())),
-    array(quotes.map((q) => q.price)),
-    array(quotes.map((q) => q.market_cap)),
-    array(quotes.map((q) => q.total_volume)),
-    array(quotes.map((q) => q.high_24h)),
-    array(quotes.map((q) => q.low_24h)),
-    array(quotes.map((q) => q.price_change_24h)),
-    array(quotes.map((q) => q.price_change_percentage_24h)),
-    array(quotes.map((q) => q.circulating_supply)),
-  ];
+/** The bindings of `unnest` for `rows`: one array per column, dates as ISO strings. */
+function columnArrays<R, C extends keyof R>(rows: readonly R[], columns: readonly C[]): Knex.RawBinding[] {
+  return columns.map((column) =>
+    array(
+      rows.map((row) => {
+        const value = row[column];
+        return value instanceof Date ? value.toISOString() : value;
+      }),
+    ),
+  );
 }
+
+const COINS_UPSERT = `insert into coins (${COIN_UPSERT_COLUMNS.join(', ')})
+  select * from ${unnest(COIN_UPSERT_COLUMNS, COIN_ARRAY_TYPES)}
+  on conflict (id) do update set ${updateFromExcluded(COIN_UPSERT_COLUMNS, ['id'])}, updated_at = now()`;
+
+/** Inserts the run's coins, or updates what their listing says of them. */
+export async function upsertCoins(db: Knex, coins: readonly CoinUpsert[]): Promise<void> {
+  await db.raw(COINS_UPSERT, columnArrays(coins, COIN_UPSERT_COLUMNS));
+}
+
+export const QUOTE_COLUMN_LIST = QUOTE_COLUMNS.join(', ');
+/** The run's quotes as a table `q`, bound to `quoteArrays(quotes)`. */
+export const QUOTE_ARRAYS = `${unnest(QUOTE_COLUMNS, QUOTE_ARRAY_TYPES)} as q(${QUOTE_COLUMN_LIST})`;
+export const quoteArrays = (quotes: readonly QuoteRow[]): Knex.RawBinding[] => columnArrays(quotes, QUOTE_COLUMNS);
+/** A latest quote's update by a newer one: every column but the key. */
+export const LATEST_QUOTE_UPDATE = updateFromExcluded(QUOTE_COLUMNS, ['coin_id', 'currency']);
 
 export interface RunWrite {
   runId: number;
@@ -233,20 +270,7 @@ export async function writeRun(db: Knex, run: RunWrite): Promise<{ snapshotsInse
     // runs, but two listing updates at once, each blind to the other's new rows, would leave both runs'
     // coins listed. Taken first, so every writer locks in the same order and none can deadlock on rows.
     await trx.raw('lock table market_listings in share row exclusive mode');
-    await trx.raw(
-      `insert into coins (id, symbol, name, image, market_cap_rank)
-       select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
-       on conflict (id) do update set
-         symbol = excluded.symbol, name = excluded.name, image = excluded.image,
-         market_cap_rank = excluded.market_cap_rank, updated_at = now()`,
-      [
-        array(run.coins.map((c) => c.id)),
-        array(run.coins.map((c) => c.symbol)),
-        array(run.coins.map((c) => c.name)),
-        array(run.coins.map((c) => c.image)),
-        array(run.coins.map((c) => c.market_cap_rank)),
-      ],
-    );
+    await upsertCoins(trx, run.coins);
     if (run.metadata.length > 0) {
       await trx.raw(
         `update coins set description = m.description, homepage = m.homepage, categories = m.categories,
@@ -265,12 +289,7 @@ export async function writeRun(db: Knex, run: RunWrite): Promise<{ snapshotsInse
          insert into quote_snapshots (${QUOTE_COLUMN_LIST}) select * from q on conflict do nothing returning 1),
        latest as (
          insert into latest_quotes (${QUOTE_COLUMN_LIST}) select * from q
-         on conflict (coin_id, currency) do update set
-           last_updated = excluded.last_updated, fetched_at = excluded.fetched_at, price = excluded.price,
-           market_cap = excluded.market_cap, total_volume = excluded.total_volume, high_24h = excluded.high_24h,
-           low_24h = excluded.low_24h, price_change_24h = excluded.price_change_24h,
-           price_change_percentage_24h = excluded.price_change_percentage_24h,
-           circulating_supply = excluded.circulating_supply
+         on conflict (coin_id, currency) do update set ${LATEST_QUOTE_UPDATE}
          where excluded.last_updated > latest_quotes.last_updated
          returning 1),
        -- The listing changes by its difference only: most coins stay from one run to the next, and rewriting

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '@cryptoagg/core';
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CACHE_MEMORY_BYTES, CACHE_READ_DURATION, CACHE_REQUESTS, counter, histogram, summedGauge } from '@cryptoagg/metrics';
+import type { Histogram, Registry } from 'prom-client';
 
 export interface CacheOptions {
   /** unset = in-process LRU (lru-cache) */
@@ -24,7 +25,7 @@ export interface CacheOptions {
   /** false: every lookup misses and nothing is stored (the "stock", uncached setup of the benchmarks) */
   enabled?: boolean;
   logger: Logger;
-  /** the process's prom-client registry: the counter is registered here (once per registry) */
+  /** the process's prom-client registry: the cache's metrics are registered here (once per registry) */
   registry: Registry;
 }
 
@@ -36,23 +37,29 @@ export interface CacheOptions {
  *
  * Keys may carry client input of any length: a key longer than 200 characters (or one that is not
  * well-formed UTF-16) is stored under a readable prefix and its SHA-256, in Redis and in memory alike,
- * while loaders and results keep seeing the caller's own keys.
+ * while loaders and results keep seeing the caller's own keys and ids.
  *
  * Failure isolation: concurrent calls share loads in flight, but a call that joined another call's load
  * never fails because of that other call's keys. When a shared load rejects, its originator gets the
- * rejection; every call that joined it loads its own keys once more, with a load of its own, and gets
+ * rejection; every call that joined it loads its own ids once more, with a load of its own, and gets
  * that load's answer (or its rejection).
  */
 export interface Cache {
   /** cache-aside for one key; concurrent calls for the same key share one lookup and one load */
   get<T>(key: string, load: () => Promise<T>, ttlSeconds?: number): Promise<T>;
   /**
-   * Batch cache-aside for DataLoader batch functions: one read for all keys, then one call of
-   * `loadMissing` with the keys that missed (keys another call is already loading are shared, not
-   * loaded again). A key absent from the returned map is returned and cached as `null`. Keys joined
+   * Batch cache-aside for DataLoader batch functions: each id is cached under `keyOf(id)`; one read
+   * for all keys, then one call of `loadMissing` with the ids whose keys missed (keys another call is
+   * already loading are shared, not loaded again; ids with equal keys are one entry, loaded by the
+   * first of them). An id absent from the returned map is returned and cached as `null`. Ids joined
    * from a load that rejects are loaded again in one further call of this call's `loadMissing`.
    */
-  getMany<T>(keys: string[], loadMissing: (missing: string[]) => Promise<Map<string, T>>, ttlSeconds?: number): Promise<(T | null)[]>;
+  getMany<Id, T>(
+    ids: readonly Id[],
+    keyOf: (id: Id) => string,
+    loadMissing: (missing: Id[]) => Promise<Map<Id, T>>,
+    ttlSeconds?: number,
+  ): Promise<(T | null)[]>;
   /** 'memory' without Redis; 'up' / 'down' with Redis ('down' until the first connection is ready) */
   status(): 'memory' | 'up' | 'down';
   /** for /readyz: true when Redis answers PING with PONG within the command timeout (always true in memory mode) */
@@ -68,36 +75,8 @@ interface Store {
   close(): Promise<void>;
 }
 
-const METRIC = 'cryptoagg_cache_requests_total';
-
-function requestCounter(registry: Registry): Counter<'result'> {
-  // Several caches in one process (one per subgraph concern) share the registry's one counter.
-  const existing = registry.getSingleMetric(METRIC);
-  if (existing instanceof Counter) return existing;
-  const counter = new Counter({
-    name: METRIC,
-    help: 'Cache lookups by result: hit, miss, or error (Redis unavailable or too slow; answered by the loader)',
-    labelNames: ['result'],
-    registers: [registry],
-  });
-  for (const result of ['hit', 'miss', 'error']) counter.inc({ result }, 0);
-  return counter;
-}
-
-function readDuration(registry: Registry): Histogram<'backend'> {
-  const existing = registry.getSingleMetric('cryptoagg_cache_read_duration_seconds');
-  if (existing instanceof Histogram) return existing;
-  return new Histogram({
-    name: 'cryptoagg_cache_read_duration_seconds',
-    help: 'Duration of cache reads (one GET/MGET round trip to Redis, or an in-process lookup), failed ones included.',
-    labelNames: ['backend'],
-    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
-    registers: [registry],
-  });
-}
-
 /** Times every read of a store: the dashboard's Redis latency. */
-function timed(store: Store, histogram: Histogram<'backend'>, backend: string): Store {
+function timed(store: Store, duration: Histogram<'backend'>, backend: string): Store {
   return {
     ...store,
     read: async (keys) => {
@@ -105,7 +84,7 @@ function timed(store: Store, histogram: Histogram<'backend'>, backend: string): 
       try {
         return await store.read(keys);
       } finally {
-        histogram.observe({ backend }, (performance.now() - started) / 1000);
+        duration.observe({ backend }, (performance.now() - started) / 1000);
       }
     },
   };
@@ -141,25 +120,6 @@ export function storageKey(key: string): string {
 /** What an entry costs besides its characters: the LRU's slots, the string headers, the TTL timer. */
 const ENTRY_OVERHEAD_BYTES = 96;
 const DEFAULT_MEMORY_MAX_BYTES = 64 * 1024 * 1024;
-
-/** Bytes held by the in-process stores of each registry, for `cryptoagg_cache_memory_bytes`. */
-const memorySizes = new WeakMap<Registry, Set<() => number>>();
-
-function memoryGauge(registry: Registry): Set<() => number> {
-  const known = memorySizes.get(registry);
-  if (known) return known;
-  const sizes = new Set<() => number>();
-  memorySizes.set(registry, sizes);
-  new Gauge({
-    name: 'cryptoagg_cache_memory_bytes',
-    help: 'Bytes held by the in-process cache (keys and JSON values at 2 bytes per UTF-16 unit plus a fixed cost per entry); 0 with Redis.',
-    registers: [registry],
-    collect() {
-      this.set([...sizes].reduce((total, size) => total + size(), 0));
-    },
-  });
-  return sizes;
-}
 
 function memoryStore(limits: { maxEntries: number; maxBytes: number }, ttlSeconds: number, sizes: Set<() => number>): Store {
   const lru = new LRUCache<string, string>({
@@ -273,10 +233,11 @@ function health(logger: Logger): Health {
 export function createCache(options: CacheOptions): Cache {
   const { keyPrefix, ttlSeconds: defaultTtl, redisUrl } = options;
   const logger = options.logger.child({ component: 'cache', keyPrefix });
-  const requests = requestCounter(options.registry);
+  // Several caches in one process (one per subgraph concern) share the registry's one counter.
+  const requests = counter(options.registry, CACHE_REQUESTS);
   const redisHealth = health(logger);
   const backend = options.enabled === false ? 'none' : redisUrl ? 'redis' : 'memory';
-  const memoryStores = memoryGauge(options.registry);
+  const memoryStores = summedGauge(options.registry, CACHE_MEMORY_BYTES);
   const store = timed(
     backend === 'none'
       ? noStore
@@ -287,7 +248,7 @@ export function createCache(options: CacheOptions): Cache {
             defaultTtl,
             memoryStores,
           ),
-    readDuration(options.registry),
+    histogram(options.registry, CACHE_READ_DURATION),
     backend,
   );
   /** lookups and loads in progress, by caller key: concurrent misses share them */
@@ -345,45 +306,57 @@ export function createCache(options: CacheOptions): Cache {
       return pending.catch(() => lookUp(key, load, ttl));
     },
 
-    async getMany<T>(keys: string[], loadMissing: (missing: string[]) => Promise<Map<string, T>>, ttl = defaultTtl): Promise<(T | null)[]> {
-      const unique = [...new Set(keys)];
-      const raws = await read(unique);
+    async getMany<Id, T>(
+      ids: readonly Id[],
+      keyOf: (id: Id) => string,
+      loadMissing: (missing: Id[]) => Promise<Map<Id, T>>,
+      ttl = defaultTtl,
+    ): Promise<(T | null)[]> {
+      /** the first id of each key: ids with equal keys are one entry */
+      const idOf = new Map<string, Id>();
+      const keys = ids.map((id) => {
+        const key = keyOf(id);
+        if (!idOf.has(key)) idOf.set(key, id);
+        return key;
+      });
+      const unique = [...idOf];
+      const raws = await read(unique.map(([key]) => key));
       const values = new Map<string, T | null>();
-      const joined = new Map<string, Promise<T | null>>();
-      const missing: string[] = [];
-      unique.forEach((key, i) => {
+      const joined: [key: string, id: Id, load: Promise<T | null>][] = [];
+      const missing: [key: string, id: Id][] = [];
+      unique.forEach(([key, id], i) => {
         const raw = raws?.[i];
         const pending = inflight.get(key) as Promise<T | null> | undefined;
         if (typeof raw === 'string') values.set(key, JSON.parse(raw) as T | null);
-        else if (pending) joined.set(key, pending);
-        else missing.push(key);
+        else if (pending) joined.push([key, id, pending]);
+        else missing.push([key, id]);
       });
 
       /** One call of `loadMissing` for `own`, written back and shared key by key with calls that come meanwhile. */
-      const loadOwn = (own: string[]): Promise<(T | null)[]> => {
-        const loaded = loadMissing(own).then((found) => {
-          const entries = own.map((key): [string, string] => [key, JSON.stringify(found.get(key) ?? null)]);
+      const loadOwn = (own: [key: string, id: Id][]): Promise<(T | null)[]> => {
+        const loaded = loadMissing(own.map(([, id]) => id)).then((found) => {
+          const entries = own.map(([key, id]): [string, string] => [key, JSON.stringify(found.get(id) ?? null)]);
           if (raws) write(entries, ttl);
           return new Map(entries.map(([key, json]) => [key, JSON.parse(json) as T | null]));
         });
-        return Promise.all(own.map((key) => share(key, loaded.then((found) => found.get(key) ?? null))));
+        return Promise.all(own.map(([key]) => share(key, loaded.then((found) => found.get(key) ?? null))));
       };
 
       const [own, shared] = await Promise.all([
         missing.length > 0 ? loadOwn(missing) : Promise.resolve([]),
-        Promise.allSettled(joined.values()),
+        Promise.allSettled(joined.map(([, , load]) => load)),
       ]);
-      missing.forEach((key, i) => values.set(key, own[i] ?? null));
-      const failed: string[] = [];
-      [...joined.keys()].forEach((key, i) => {
+      missing.forEach(([key], i) => values.set(key, own[i] ?? null));
+      const failed: [key: string, id: Id][] = [];
+      joined.forEach(([key, id], i) => {
         const outcome = shared[i];
         if (outcome?.status === 'fulfilled') values.set(key, outcome.value);
-        else failed.push(key);
+        else failed.push([key, id]);
       });
-      // A joined load rejected, perhaps for another call's keys: load ours once more, on our own.
+      // A joined load rejected, perhaps for another call's ids: load ours once more, on our own.
       if (failed.length > 0) {
         const retried = await loadOwn(failed);
-        failed.forEach((key, i) => values.set(key, retried[i] ?? null));
+        failed.forEach(([key], i) => values.set(key, retried[i] ?? null));
       }
       return keys.map((key) => values.get(key) ?? null);
     },

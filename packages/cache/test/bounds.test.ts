@@ -52,7 +52,7 @@ describe('in-process store', () => {
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThanOrEqual(maxBytes);
     const reloaded: string[] = [];
-    const answers = await cache.getMany(keys, (missing) => {
+    const answers = await cache.getMany(keys, (key) => key, (missing) => {
       reloaded.push(...missing);
       return Promise.resolve(new Map(missing.map((key) => [key, value])));
     });
@@ -112,13 +112,14 @@ describe.each([
     expect(await cache.get(storageKey(long('1')), () => Promise.resolve('impostor'))).toBe('impostor');
   });
 
-  it('hands the caller its own keys in getMany, long ones included', async () => {
+  it('hands the caller its own ids in getMany, long keys included', async () => {
     const { cache } = await setup({ redisUrl: url });
-    const long = `quote:usd:${'y'.repeat(5_000)}`;
+    const long = 'y'.repeat(5_000);
+    const quoteKey = (id: string) => `quote:usd:${id}`;
     const { batches, load } = batchLoader();
-    expect(await cache.getMany(['quote:usd:bitcoin', long], load)).toEqual(['value:quote:usd:bitcoin', `value:${long}`]);
-    expect(await cache.getMany([long, 'quote:usd:bitcoin'], load)).toEqual([`value:${long}`, 'value:quote:usd:bitcoin']);
-    expect(batches).toEqual([['quote:usd:bitcoin', long]]);
+    expect(await cache.getMany(['bitcoin', long], quoteKey, load)).toEqual(['value:bitcoin', `value:${long}`]);
+    expect(await cache.getMany([long, 'bitcoin'], quoteKey, load)).toEqual([`value:${long}`, 'value:bitcoin']);
+    expect(batches).toEqual([['bitcoin', long]]);
   });
 });
 
@@ -188,9 +189,9 @@ describe('failure isolation of shared loads', () => {
       const originator = coinsLoader();
       const joiner = coinsLoader();
       // A NUL byte: PostgreSQL refuses the whole statement (22021).
-      const failing = cache.getMany(['bitcoin', 'bad\u0000id'], originator.load);
+      const failing = cache.getMany(['bitcoin', 'bad\u0000id'], (id) => id, originator.load);
       await underWay();
-      const innocent = cache.getMany(['bitcoin', 'ethereum'], joiner.load);
+      const innocent = cache.getMany(['bitcoin', 'ethereum'], (id) => id, joiner.load);
       await expect(failing).rejects.toThrow('invalid byte sequence for encoding "UTF8": 0x00');
       expect(await innocent).toEqual([
         { id: 'bitcoin', name: 'Bitcoin' },
@@ -201,7 +202,7 @@ describe('failure isolation of shared loads', () => {
       expect(joiner.batches).toEqual([['ethereum'], ['bitcoin']]);
       // What the innocent request loaded is cached for the next one.
       const next = coinsLoader();
-      expect(await cache.getMany(['ethereum', 'bitcoin'], next.load)).toEqual([
+      expect(await cache.getMany(['ethereum', 'bitcoin'], (id) => id, next.load)).toEqual([
         { id: 'ethereum', name: 'Ethereum' },
         { id: 'bitcoin', name: 'Bitcoin' },
       ]);
@@ -211,7 +212,7 @@ describe('failure isolation of shared loads', () => {
     it('a get that joined a rejected batch loads on its own, once; its own failure is its own', async () => {
       const { cache } = await setup({ redisUrl: url });
       const originator = coinsLoader();
-      const failing = cache.getMany(['ethereum', 'bad\u0000id'], originator.load);
+      const failing = cache.getMany(['ethereum', 'bad\u0000id'], (id) => id, originator.load);
       await underWay();
       let loads = 0;
       const load = (id: string) => async () => {

@@ -96,17 +96,39 @@ describe.each([
     const batches: string[][] = [];
     const loadMissing = (missing: string[]) => {
       batches.push(missing);
-      return Promise.resolve(new Map(missing.filter((id) => id !== 'coin:nope').map((id) => [id, { name: id.slice(5) }])));
+      return Promise.resolve(new Map(missing.filter((id) => id !== 'nope').map((id) => [id, { name: id }])));
     };
-    const keys = ['coin:nope', 'coin:bitcoin', 'coin:ethereum'];
+    const ids = ['nope', 'bitcoin', 'ethereum'];
+    const coinKey = (id: string) => `coin:${id}`;
 
-    expect(await cache.getMany(keys, loadMissing)).toEqual([null, { name: 'Bitcoin' }, { name: 'ethereum' }]);
-    expect(batches).toEqual([['coin:nope', 'coin:ethereum']]);
+    expect(await cache.getMany(ids, coinKey, loadMissing)).toEqual([null, { name: 'Bitcoin' }, { name: 'ethereum' }]);
+    expect(batches).toEqual([['nope', 'ethereum']]);
     expect(await counts()).toEqual({ hit: 1, miss: 3, error: 0 });
 
-    expect(await cache.getMany(keys, loadMissing)).toEqual([null, { name: 'Bitcoin' }, { name: 'ethereum' }]);
+    expect(await cache.getMany(ids, coinKey, loadMissing)).toEqual([null, { name: 'Bitcoin' }, { name: 'ethereum' }]);
     expect(batches).toHaveLength(1);
     expect(await counts()).toEqual({ hit: 4, miss: 3, error: 0 });
+  });
+
+  it('getMany keeps each id under the key its key function gives: the loader and the answers see ids, one key is one entry', async () => {
+    const { cache, counts } = await ready();
+    const batches: string[][] = [];
+    const loadMissing = (missing: string[]) => {
+      batches.push(missing);
+      return Promise.resolve(new Map(missing.map((id) => [id, { loadedAs: id }])));
+    };
+    const quoteKey = (id: string) => `quote:usd:${id.toLowerCase()}`;
+
+    expect(await cache.getMany(['Bitcoin', 'ethereum', 'bitcoin'], quoteKey, loadMissing)).toEqual([
+      { loadedAs: 'Bitcoin' },
+      { loadedAs: 'ethereum' },
+      { loadedAs: 'Bitcoin' },
+    ]);
+    expect(batches).toEqual([['Bitcoin', 'ethereum']]);
+    expect(await counts()).toEqual({ hit: 0, miss: 2, error: 0 });
+    // Stored under the keys themselves: a plain get of a key finds it without loading.
+    expect(await cache.get('quote:usd:ethereum', () => Promise.resolve({ loadedAs: 'get' }))).toEqual({ loadedAs: 'ethereum' });
+    expect(await counts()).toEqual({ hit: 1, miss: 2, error: 0 });
   });
 
   it('shares one load between concurrent misses for one key', async () => {
@@ -127,7 +149,7 @@ describe.each([
       await new Promise((resolve) => setTimeout(resolve, 50));
       return new Map(missing.map((id) => [id, id]));
     };
-    const [a, b] = await Promise.all([cache.getMany(['x', 'y'], loadMissing), cache.getMany(['y', 'z'], loadMissing)]);
+    const [a, b] = await Promise.all([cache.getMany(['x', 'y'], (id) => id, loadMissing), cache.getMany(['y', 'z'], (id) => id, loadMissing)]);
     expect([a, b]).toEqual([
       ['x', 'y'],
       ['y', 'z'],
@@ -166,7 +188,7 @@ it('registers one counter per registry, shared by several caches', async () => {
 it('starts and answers when Redis is unreachable from the start, and closes without hanging', async () => {
   const { cache, logs, counts } = setup({ redisUrl: `redis://127.0.0.1:${await freePort()}` });
   expect(await cache.get('k', () => Promise.resolve('db'))).toBe('db');
-  expect(await cache.getMany(['a'], () => Promise.resolve(new Map([['a', 1]])))).toEqual([1]);
+  expect(await cache.getMany(['a'], (id) => id, () => Promise.resolve(new Map([['a', 1]])))).toEqual([1]);
   expect(cache.status()).toBe('down');
   expect(await cache.ping()).toBe(false);
   expect(await counts()).toEqual({ hit: 0, miss: 0, error: 2 });
@@ -236,7 +258,7 @@ describe('with a Redis that goes away', () => {
     try {
       await answersWithoutRedis(cache, 'k', 3);
       expect(cache.status()).toBe('down');
-      await cache.getMany(['a', 'b'], (missing) => Promise.resolve(new Map(missing.map((k) => [k, k]))));
+      await cache.getMany(['a', 'b'], (id) => id, (missing) => Promise.resolve(new Map(missing.map((k) => [k, k]))));
     } finally {
       process.kill(pid, 'SIGCONT');
     }

@@ -73,4 +73,30 @@ export const env = {
     }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeEnv: z.enum(['production', 'development', 'test']).optional(),
+  /** the secret the gateway sends and the subgraphs require, in SUBGRAPH_SECRET_HEADER */
+  subgraphSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+};
+
+/** The request header that carries SUBGRAPH_SECRET from the gateway to the subgraphs. */
+export const SUBGRAPH_SECRET_HEADER = 'x-subgraph-secret';
+
+type Refinement<K extends string> = [
+  check: (e: { NODE_ENV?: string | undefined } & { [V in K]?: unknown }) => boolean,
+  params: { path: string[]; message: string },
+];
+
+const required = <K extends string>(variable: K): Refinement<K> => [
+  (e) => e.NODE_ENV !== 'production' || e[variable] !== undefined,
+  { path: [variable], message: 'is required when NODE_ENV=production' },
+];
+
+/**
+ * What a process cannot run without under NODE_ENV=production, as arguments of a schema's
+ * `.refine(...requiredInProduction.DATABASE_URL)`.
+ */
+export const requiredInProduction = {
+  // An image has no embedded PostgreSQL (a dev dependency): say what is missing instead of failing on a module.
+  DATABASE_URL: required('DATABASE_URL'),
+  // Production subgraphs answer the gateway only, which proves itself with the secret.
+  SUBGRAPH_SECRET: required('SUBGRAPH_SECRET'),
 };

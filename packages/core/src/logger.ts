@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { SUBGRAPH_SECRET_HEADER } from './config.js';
 
 export type { Logger };
 
@@ -12,7 +13,7 @@ const REDACT = [
   'req.headers.cookie',
   'req.headers["x-cg-demo-api-key"]',
   'req.headers["x-cg-pro-api-key"]',
-  'req.headers["x-subgraph-secret"]',
+  `req.headers["${SUBGRAPH_SECRET_HEADER}"]`,
   '*.password',
 ];
 

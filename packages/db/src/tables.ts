@@ -74,6 +74,14 @@ export const QUOTE_VALUE_COLUMNS = [
   'circulating_supply',
 ] as const satisfies readonly (keyof QuoteValues)[];
 
+/**
+ * The columns of latest_quotes and quote_snapshots (a QuoteRow), in table order: the SQL that
+ * writes or reads whole quotes lists them from here. Migrations keep their own frozen copy.
+ */
+export const QUOTE_COLUMNS = ['coin_id', 'currency', 'last_updated', 'fetched_at', ...QUOTE_VALUE_COLUMNS] as const satisfies readonly (keyof QuoteRow)[];
+
+export type QuoteColumn = (typeof QUOTE_COLUMNS)[number];
+
 /** pg_notify channel the fetcher signals after each successful commit. */
 export const DATA_CHANGED_CHANNEL = 'cryptoagg_data_changed';
 /** Redis key (after the configured prefix) holding the data version, bumped on each successful run. */

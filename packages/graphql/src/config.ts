@@ -1,8 +1,12 @@
-import { env } from '@cryptoagg/core';
+import { env, requiredInProduction, type Subgraph } from '@cryptoagg/core';
 import { z } from 'zod';
 
-/** The environment both subgraphs read; each adds its own port variable (and more) to it. */
-export function subgraphEnvSchema<P extends string>(portVariable: P, defaultPort: number) {
+/**
+ * The environment every subgraph reads, with its port variable from the manifest (COINS_PORT, ...);
+ * a subgraph may extend it with its own variables.
+ */
+export function subgraphEnvSchema(of: Subgraph) {
+  const { variable: portVariable, default: defaultPort } = of.port;
   return z
     .object({
       // Kubernetes serves /metrics on this port, which no Ingress or client Service exposes; unset, /metrics is on the service's port.
@@ -18,17 +22,17 @@ export function subgraphEnvSchema<P extends string>(portVariable: P, defaultPort
       // false turns caching off entirely (the benchmarks' uncached "stock" setup); not for production.
       CACHE_ENABLED: z.enum(['true', 'false']).default('true'),
       HOST: z.string().default('0.0.0.0'),
-      SUBGRAPH_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+      SUBGRAPH_SECRET: env.subgraphSecret,
       GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
       NODE_ENV: env.nodeEnv,
       LOG_LEVEL: env.logLevel,
     })
-    // An image has no embedded PostgreSQL (a dev dependency): say what is missing instead of failing on a module.
-    .refine((e) => e.NODE_ENV !== 'production' || e.DATABASE_URL !== undefined, { path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' })
-    .extend({ [portVariable]: env.port(defaultPort) } as Record<P, ReturnType<typeof env.port>>)
+    .refine(...requiredInProduction.DATABASE_URL)
+    .refine(...requiredInProduction.SUBGRAPH_SECRET)
+    // The port's variable name is data, not a type: subgraphConfig reads it by name.
+    .extend({ [portVariable]: env.port(defaultPort) } as Record<never, never>)
     .refine(
       (e) => {
-        // The generic port key defeats the inferred type: read both values plainly.
         const values = e as Record<string, unknown>;
         return values.METRICS_PORT !== values[portVariable];
       },
@@ -36,14 +40,9 @@ export function subgraphEnvSchema<P extends string>(portVariable: P, defaultPort
     );
 }
 
-/** Production subgraphs must only answer the gateway: the shared secret becomes mandatory. */
-export const requireSecretInProduction = {
-  check: (e: { NODE_ENV?: string | undefined; SUBGRAPH_SECRET?: string | undefined }) =>
-    e.NODE_ENV !== 'production' || e.SUBGRAPH_SECRET !== undefined,
-  params: { path: ['SUBGRAPH_SECRET'], message: 'is required when NODE_ENV=production' },
-};
-
 export interface SubgraphConfig {
+  /** its name in the subgraph manifest (schema/subgraphs.yaml), which says where its SDL is */
+  name: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   cachePrefix: string;
@@ -60,8 +59,7 @@ export interface SubgraphConfig {
 }
 
 export function subgraphConfig(
-  name: string,
-  port: number,
+  of: Subgraph,
   e: {
     METRICS_PORT?: number | undefined;
     DATABASE_URL?: string | undefined;
@@ -77,12 +75,13 @@ export function subgraphConfig(
   },
 ): SubgraphConfig {
   return {
+    name: of.name,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
-    cachePrefix: `${e.REDIS_KEY_PREFIX}${name}:`,
+    cachePrefix: `${e.REDIS_KEY_PREFIX}${of.name}:`,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     cacheEnabled: e.CACHE_ENABLED === 'true',
-    port,
+    port: Number((e as Record<string, unknown>)[of.port.variable]),
     metricsPort: e.METRICS_PORT,
     host: e.HOST,
     subgraphSecret: e.SUBGRAPH_SECRET,

@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { createCache, type Cache } from '@cryptoagg/cache';
-import { createLogger, type Logger } from '@cryptoagg/core';
-import { createDb, isDatabaseUnavailable, REPO_ROOT, resolveDatabase, type Knex } from '@cryptoagg/db';
-import { apolloDefaults, startService, type RunningService } from '@cryptoagg/http';
+import { createLogger, readContractOperations, readSdl, subgraph, type Logger } from '@cryptoagg/core';
+import { createDb, isDatabaseUnavailable, resolveDatabase, type Knex } from '@cryptoagg/db';
+import { apolloDefaults, operationNames, startService, type RunningService } from '@cryptoagg/http';
 import { parse } from 'graphql';
 import { Registry } from 'prom-client';
 import type { SubgraphConfig } from './config.js';
@@ -29,7 +27,6 @@ export interface SubgraphServices {
 }
 
 export interface SubgraphDefinition<TContext extends BaseContext> {
-  name: 'coins' | 'prices';
   config: SubgraphConfig;
   /** the generated `Resolvers` of the subgraph */
   resolvers: SubgraphResolvers;
@@ -39,19 +36,15 @@ export interface SubgraphDefinition<TContext extends BaseContext> {
   logger?: Logger;
 }
 
-/** The SDL of a subgraph, read from schema/ (the source of truth). */
-export function subgraphSdl(name: string): string {
-  return readFileSync(path.join(REPO_ROOT, 'schema', `${name}.graphql`), 'utf8');
-}
-
 /**
  * Wires a subgraph: Postgres (embedded when DATABASE_URL is unset), the cache
  * (Redis or in-process), the data version that keys it, the federated schema
- * from schema/<name>.graphql, and the HTTP layer with /healthz, /readyz and
- * /metrics.
+ * from its SDL (as the manifest names it), and the HTTP layer with /healthz,
+ * /readyz and /metrics.
  */
 export async function startSubgraph<TContext extends BaseContext>(definition: SubgraphDefinition<TContext>): Promise<RunningService> {
-  const { name, config } = definition;
+  const { config } = definition;
+  const { name } = config;
   const logger = definition.logger ?? createLogger(name, config.logLevel);
   const database = await resolveDatabase(config.databaseUrl);
   const db = createDb({ url: database.url, poolMax: 10, applicationName: `cryptoagg-${name}`, statementTimeoutMs: 10_000 });
@@ -73,12 +66,14 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
   definition.registerMetrics?.(services);
 
   const defaults = apolloDefaults({ production: config.production, introspection: config.introspection });
-  const schema = buildSubgraphSchema([{ typeDefs: parse(subgraphSdl(name)), resolvers: definition.resolvers }]);
+  const schema = buildSubgraphSchema([{ typeDefs: parse(readSdl(subgraph(name))), resolvers: definition.resolvers }]);
   const service = await startService<TContext>(
     {
       name,
       logger,
       registry,
+      // The gateway names its fetches after the client's operation: the contract's keep their names in the metrics.
+      operations: operationNames(readContractOperations()),
       buildApollo: (plugins) =>
         new ApolloServer<TContext>({
           schema,

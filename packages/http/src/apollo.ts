@@ -17,8 +17,8 @@ export type ApolloDefaults = Pick<
 /**
  * A client caused an error when it carries a code of its own (BAD_USER_INPUT, validation, ...);
  * anything else (a plain Error, a GraphQLError without a code) is a bug or an outage whose
- * message may hold internals. Judged by the code alone: `instanceof GraphQLError` is unreliable
- * when graphql is loaded both as ESM and CJS (vitest does that).
+ * message may hold internals. Judged by the code alone: being a GraphQLError says nothing of who
+ * caused it.
  */
 export function isUnexpectedError(code: unknown): boolean {
   return code === undefined || code === ApolloServerErrorCode.INTERNAL_SERVER_ERROR;

@@ -1,8 +1,11 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { Histogram, type Registry } from 'prom-client';
+import { GRAPHQL_REQUEST_DURATION, histogram } from '@cryptoagg/metrics';
+import { Kind, parse } from 'graphql';
+import type { Registry } from 'prom-client';
 
-/** The public operations (the contract's); any other name, or none, is counted as "other" to bound cardinality. */
-export const KNOWN_OPERATIONS = ['Markets', 'CoinDetail', 'CoinHistory', 'SearchCoins', 'FetchStatus'];
+/** The names of the operations in a document: what a service passes as its known operations (the contract's). */
+export const operationNames = (document: string): string[] =>
+  parse(document, { noLocation: true }).definitions.flatMap((d) => (d.kind === Kind.OPERATION_DEFINITION && d.name ? [d.name.value] : []));
 
 /** Codes of errors the client caused; anything else in an answer makes it an "error". */
 const CLIENT_ERROR_CODES = new Set([
@@ -18,10 +21,12 @@ const CLIENT_ERROR_CODES = new Set([
 ]);
 
 /**
- * The label for an operation name. The gateway names the operations it sends
- * to subgraphs `<Operation>__<subgraph>__<n>`: they count under <Operation>.
+ * The label for an operation name: its own when it is one of the `known`
+ * operations, else "other", which bounds the label's cardinality. The gateway
+ * names the operations it sends to subgraphs `<Operation>__<subgraph>__<n>`:
+ * they count under <Operation>.
  */
-export function operationLabel(name: string | null | undefined, known: readonly string[] = KNOWN_OPERATIONS): string {
+export function operationLabel(name: string | null | undefined, known: readonly string[]): string {
   const base = name?.replace(/__[A-Za-z0-9_]+__\d+$/, '');
   return base && known.includes(base) ? base : 'other';
 }
@@ -33,17 +38,9 @@ export function outcomeOf(codes: readonly unknown[]): Outcome {
   return codes.every((code) => typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) ? 'client_error' : 'error';
 }
 
-/** cryptoagg_graphql_request_duration_seconds{operation, outcome}: every GraphQL request a service answers. */
-export function requestMetrics<TContext extends BaseContext>(registry: Registry): ApolloServerPlugin<TContext> {
-  const duration =
-    (registry.getSingleMetric('cryptoagg_graphql_request_duration_seconds') as Histogram<'operation' | 'outcome'> | undefined) ??
-    new Histogram({
-      name: 'cryptoagg_graphql_request_duration_seconds',
-      help: 'Duration of GraphQL requests by operation (contract operations by name, the rest as "other") and outcome (success, client_error, error).',
-      labelNames: ['operation', 'outcome'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [registry],
-    });
+/** Times every GraphQL request a service answers, by operation (the `known` ones by name) and outcome. */
+export function requestMetrics<TContext extends BaseContext>(registry: Registry, known: readonly string[]): ApolloServerPlugin<TContext> {
+  const duration = histogram(registry, GRAPHQL_REQUEST_DURATION);
   return {
     requestDidStart: () => {
       const started = performance.now();
@@ -55,7 +52,7 @@ export function requestMetrics<TContext extends BaseContext>(registry: Registry)
             ...(response.body.kind === 'single' ? (response.body.singleResult.errors ?? []).map((e) => e.extensions?.code) : []),
           ];
           duration.observe(
-            { operation: operationLabel(operationName ?? request.operationName), outcome: outcomeOf(codes) },
+            { operation: operationLabel(operationName ?? request.operationName, known), outcome: outcomeOf(codes) },
             (performance.now() - started) / 1000,
           );
           return Promise.resolve();

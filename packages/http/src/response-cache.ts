@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { LRUCache } from 'lru-cache';
-import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
+import { CACHE_REQUESTS, counter, GRAPHQL_REQUEST_DURATION, histogram, RESPONSE_CACHE_BYTES, RESPONSE_CACHE_ENTRIES, summedGauge } from '@cryptoagg/metrics';
+import type { Registry } from 'prom-client';
 import { operationLabel } from './metrics.js';
 
 export interface ResponseCacheOptions {
@@ -43,34 +44,6 @@ interface Entry {
   storedAt: number;
 }
 
-/** The caches of each registry, for the size gauges (one per gateway in practice; tests make several). */
-const caches = new WeakMap<Registry, Set<LRUCache<string, Entry>>>();
-
-function sizeGauges(registry: Registry): Set<LRUCache<string, Entry>> {
-  const known = caches.get(registry);
-  if (known) return known;
-  const live = new Set<LRUCache<string, Entry>>();
-  caches.set(registry, live);
-  const sum = (of: (lru: LRUCache<string, Entry>) => number) => [...live].reduce((total, lru) => total + of(lru), 0);
-  new Gauge({
-    name: 'cryptoagg_response_cache_bytes',
-    help: 'Bytes held by the gateway response cache (answers plus a fixed cost per entry), stale copies included.',
-    registers: [registry],
-    collect() {
-      this.set(sum((lru) => lru.calculatedSize));
-    },
-  });
-  new Gauge({
-    name: 'cryptoagg_response_cache_entries',
-    help: 'Answers held by the gateway response cache, stale copies included.',
-    registers: [registry],
-    collect() {
-      this.set(sum((lru) => lru.size));
-    },
-  });
-  return live;
-}
-
 /**
  * Whole-response caching at the gateway: a successful answer (HTTP 200, no
  * GraphQL errors) to a POSTed query is kept for `ttlMs`, keyed by the query,
@@ -86,7 +59,7 @@ function sizeGauges(registry: Registry): Set<LRUCache<string, Entry>> {
  * Mutations are never cached (the API has none, and a document with one is
  * passed through).
  */
-export function responseCache(options: ResponseCacheOptions, registry: Registry, duration: Histogram<'operation' | 'outcome'>): RequestHandler {
+export function responseCache(options: ResponseCacheOptions, registry: Registry, operations: readonly string[]): RequestHandler {
   const { maxBytes, maxAnswerBytes, maxEntries, abandonAfterMs } = { ...RESPONSE_CACHE_DEFAULTS, ...definedOnly(options) };
   // Entries live twice the TTL: in the second half they are stale, served while one request refreshes them.
   const entries = new LRUCache<string, Entry>({
@@ -97,18 +70,14 @@ export function responseCache(options: ResponseCacheOptions, registry: Registry,
     // Without it an expired answer stays in memory until it is asked for again or evicted.
     ttlAutopurge: true,
   });
-  sizeGauges(registry).add(entries);
+  // Read at scrape time, summed over the response caches of this registry.
+  summedGauge(registry, RESPONSE_CACHE_BYTES).add(() => entries.calculatedSize);
+  summedGauge(registry, RESPONSE_CACHE_ENTRIES).add(() => entries.size);
   /** executions in progress by key; each request that started one owns its own promise */
   const pending = new Map<string, Promise<Buffer | undefined>>();
-  const counter =
-    (registry.getSingleMetric('cryptoagg_cache_requests_total') as Counter<'result'> | undefined) ??
-    new Counter({
-      name: 'cryptoagg_cache_requests_total',
-      help: 'Cache lookups by result: hit, miss, or error',
-      labelNames: ['result'],
-      registers: [registry],
-    });
-  for (const result of ['hit', 'miss', 'error']) counter.inc({ result }, 0);
+  const lookups = counter(registry, CACHE_REQUESTS);
+  // A cached answer is a request too: it counts with the others, as a success.
+  const duration = histogram(registry, GRAPHQL_REQUEST_DURATION);
 
   const send = (res: Response, bytes: Buffer) => {
     res.status(200).setHeader('content-type', 'application/json; charset=utf-8');
@@ -124,13 +93,13 @@ export function responseCache(options: ResponseCacheOptions, registry: Registry,
       .update(`${typeof body.operationName === 'string' ? body.operationName : ''}\0${body.query}\0${JSON.stringify(body.variables ?? {})}`)
       .digest('base64');
     const observe = () =>
-      duration.observe({ operation: operationLabel(typeof body.operationName === 'string' ? body.operationName : null), outcome: 'success' }, (performance.now() - started) / 1000);
+      duration.observe({ operation: operationLabel(typeof body.operationName === 'string' ? body.operationName : null, operations), outcome: 'success' }, (performance.now() - started) / 1000);
 
     const cached = entries.get(key);
     const inFlight = pending.get(key);
     // Fresh, or stale while another request is already refreshing it: answer from memory.
     if (cached && (performance.now() - cached.storedAt <= options.ttlMs || inFlight)) {
-      counter.inc({ result: 'hit' });
+      lookups.inc({ result: 'hit' });
       send(res, cached.bytes);
       observe();
       return;
@@ -138,13 +107,13 @@ export function responseCache(options: ResponseCacheOptions, registry: Registry,
     if (inFlight) {
       void inFlight.then((bytes) => {
         if (!bytes) return next();
-        counter.inc({ result: 'hit' });
+        lookups.inc({ result: 'hit' });
         send(res, bytes);
         observe();
       });
       return;
     }
-    counter.inc({ result: 'miss' });
+    lookups.inc({ result: 'miss' });
     let settle: (bytes: Buffer | undefined) => void = () => undefined;
     const execution = new Promise<Buffer | undefined>((resolve) => (settle = resolve));
     pending.set(key, execution);

@@ -10,9 +10,9 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { redactUrls, type Logger } from '@cryptoagg/core';
+import { redactUrls, SUBGRAPH_SECRET_HEADER, type Logger } from '@cryptoagg/core';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
-import { collectDefaultMetrics, type Histogram, type Registry } from 'prom-client';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { isUnexpectedError } from './apollo.js';
 import { requestMetrics } from './metrics.js';
 import { responseCache, type ResponseCacheOptions } from './response-cache.js';
@@ -28,7 +28,9 @@ export interface ServiceOptions<TContext extends BaseContext> {
   context(args: { req: express.Request }): Promise<TContext>;
   /** dependency checks for /readyz: a check is down when it rejects, resolves false or takes over 2 s */
   readiness: Record<string, () => Promise<boolean | void>>;
-  /** when set, GraphQL requests must carry it in `x-subgraph-secret` */
+  /** operation names the request metrics count by name (the contract's); any other counts as "other". Default none */
+  operations?: readonly string[];
+  /** when set, GraphQL requests must carry it in the SUBGRAPH_SECRET_HEADER */
   subgraphSecret?: string | undefined;
   /** extra paths that also serve GraphQL, e.g. ['/'] for the gateway */
   extraGraphqlPaths?: string[];
@@ -124,7 +126,7 @@ export async function startService<TContext extends BaseContext>(
     // Cache hints are unused (caching is ours); Apollo's plugin wraps every field resolver to collect them (~7% of a markets page).
     ApolloServerPluginCacheControlDisabled(),
     errorLog<TContext>(logger),
-    requestMetrics<TContext>(registry),
+    requestMetrics<TContext>(registry, options.operations ?? []),
   ]);
   await apollo.start();
 
@@ -145,8 +147,8 @@ export async function startService<TContext extends BaseContext>(
 
   const { subgraphSecret } = options;
   const requireSecret: RequestHandler = (req, res, next) => {
-    if (subgraphSecret === undefined || secretMatches(req.get('x-subgraph-secret'), subgraphSecret)) return next();
-    sendError(res, 401, 'UNAUTHENTICATED', 'Missing or wrong x-subgraph-secret header');
+    if (subgraphSecret === undefined || secretMatches(req.get(SUBGRAPH_SECRET_HEADER), subgraphSecret)) return next();
+    sendError(res, 401, 'UNAUTHENTICATED', `Missing or wrong ${SUBGRAPH_SECRET_HEADER} header`);
   };
   const rejectBatches: RequestHandler = (req, res, next) => {
     if (!Array.isArray(req.body)) return next();
@@ -157,9 +159,7 @@ export async function startService<TContext extends BaseContext>(
     requireSecret,
     express.json({ limit: BODY_LIMIT }),
     rejectBatches,
-    ...(options.responseCache
-      ? [responseCache(options.responseCache, registry, registry.getSingleMetric('cryptoagg_graphql_request_duration_seconds') as Histogram<'operation' | 'outcome'>)]
-      : []),
+    ...(options.responseCache ? [responseCache(options.responseCache, registry, options.operations ?? [])] : []),
     expressMiddleware(apollo, {
       // Apollo answers a failing context with a 500 but neither logs it nor passes it to plugins.
       context: async ({ req }) => {

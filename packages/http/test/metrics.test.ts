@@ -1,17 +1,21 @@
+import { readContractOperations } from '@cryptoagg/core';
 import { describe, expect, it } from 'vitest';
-import { operationLabel, outcomeOf } from '../src/index.js';
+import { operationLabel, operationNames, outcomeOf } from '../src/index.js';
 
 describe('request metric labels', () => {
   it('keeps the contract operations by name and folds everything else into "other"', () => {
-    expect(operationLabel('Markets')).toBe('Markets');
-    expect(operationLabel('CoinHistory')).toBe('CoinHistory');
+    // What the services pass in: the names in the contract operations document.
+    const known = operationNames(readContractOperations());
+    expect(known).toEqual(['Markets', 'CoinDetail', 'CoinHistory', 'SearchCoins', 'FetchStatus']);
+    expect(operationLabel('Markets', known)).toBe('Markets');
+    expect(operationLabel('CoinHistory', known)).toBe('CoinHistory');
     // The gateway's query planner names subgraph fetches <Operation>__<subgraph>__<n>.
-    expect(operationLabel('Markets__prices__0')).toBe('Markets');
-    expect(operationLabel('CoinDetail__coins__1')).toBe('CoinDetail');
-    expect(operationLabel('MyDashboardQuery')).toBe('other');
-    expect(operationLabel('Markets_v2')).toBe('other');
-    expect(operationLabel(null)).toBe('other');
-    expect(operationLabel(undefined)).toBe('other');
+    expect(operationLabel('Markets__prices__0', known)).toBe('Markets');
+    expect(operationLabel('CoinDetail__coins__1', known)).toBe('CoinDetail');
+    expect(operationLabel('MyDashboardQuery', known)).toBe('other');
+    expect(operationLabel('Markets_v2', known)).toBe('other');
+    expect(operationLabel(null, known)).toBe('other');
+    expect(operationLabel(undefined, known)).toBe('other');
   });
 
   it('tells client errors from server errors', () => {

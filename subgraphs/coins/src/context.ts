@@ -1,4 +1,5 @@
-import { batchSizeHistogram, possibleId, type SubgraphServices } from '@cryptoagg/graphql';
+import { possibleId, type SubgraphServices } from '@cryptoagg/graphql';
+import { DATALOADER_BATCH_SIZE, histogram } from '@cryptoagg/metrics';
 import DataLoader from 'dataloader';
 import { coinsByIds } from './data.js';
 import type { CoinModel } from './models.js';
@@ -22,17 +23,15 @@ export interface Context {
  */
 export function createContext(services: Services): Context {
   const keyPrefix = `v${services.version.current()}:`;
-  const batchSizes = batchSizeHistogram(services.registry);
+  const batchSizes = histogram(services.registry, DATALOADER_BATCH_SIZE);
   const coinById = new DataLoader<string, CoinModel | null>(async (ids) => {
     batchSizes.observe({ loader: 'coin' }, ids.length);
     const possible = ids.filter(possibleId);
     if (possible.length === 0) return ids.map(() => null);
-    const found = await services.cache.getMany<CoinModel>(
-      possible.map((id) => `${keyPrefix}coin:${id}`),
-      async (missing) => {
-        const rows = await coinsByIds(services.db, missing.map((key) => key.slice(`${keyPrefix}coin:`.length)));
-        return new Map(rows.map((row) => [`${keyPrefix}coin:${row.id}`, row]));
-      },
+    const found = await services.cache.getMany(
+      possible,
+      (id) => `${keyPrefix}coin:${id}`,
+      async (missing) => new Map((await coinsByIds(services.db, missing)).map((row): [string, CoinModel] => [row.id, row])),
     );
     const byId = new Map(possible.map((id, i) => [id, found[i] ?? null]));
     return ids.map((id) => byId.get(id) ?? null);

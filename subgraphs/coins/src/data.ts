@@ -1,13 +1,11 @@
 import type { Knex } from '@cryptoagg/db';
 import { afterPosition, type Position } from '@cryptoagg/graphql';
-import type { CoinModel, CoinPage } from './models.js';
+import { COIN_COLUMNS, type CoinModel, type CoinPage } from './models.js';
 
 /** The SQL of the coins subgraph: reads of the coins table, behind small named functions. */
 
-const COLUMNS = ['id', 'symbol', 'name', 'image', 'market_cap_rank', 'description', 'homepage', 'categories', 'genesis_date'] as const;
-
 export async function coinsByIds(db: Knex, ids: readonly string[]): Promise<CoinModel[]> {
-  return db('coins').select<CoinModel[]>([...COLUMNS]).whereIn('id', [...ids]);
+  return db('coins').select<CoinModel[]>([...COIN_COLUMNS]).whereIn('id', [...ids]);
 }
 
 function escapeLike(text: string): string {
@@ -23,7 +21,7 @@ export async function searchCoins(db: Knex, search: string | null, first: number
     }
     return query;
   };
-  const page = matching(db('coins').select([...COLUMNS]));
+  const page = matching(db('coins').select([...COIN_COLUMNS]));
   if (after) void page.whereRaw(...afterPosition(after, 'market_cap_rank', 'id'));
   const [rows, total] = await Promise.all([
     page.orderByRaw('market_cap_rank asc nulls last, id asc').limit(first + 1) as Promise<CoinModel[]>,

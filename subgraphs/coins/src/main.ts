@@ -4,5 +4,5 @@ import { loadCoinsConfig } from './config.js';
 import { startCoinsSubgraph } from './server.js';
 
 const config = loadCoinsConfig();
-const logger = createLogger('coins', config.logLevel);
+const logger = createLogger(config.name, config.logLevel);
 stopOnSignals(await startCoinsSubgraph(config, logger), logger);

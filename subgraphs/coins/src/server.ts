@@ -5,4 +5,4 @@ import { createContext } from './context.js';
 import { resolvers } from './resolvers/index.js';
 
 export const startCoinsSubgraph = (config: CoinsConfig, logger?: Logger) =>
-  startSubgraph({ name: 'coins', config, resolvers, createContext, ...(logger ? { logger } : {}) });
+  startSubgraph({ config, resolvers, createContext, ...(logger ? { logger } : {}) });

@@ -1,4 +1,5 @@
-import { batchSizeHistogram, possibleId, type SubgraphServices } from '@cryptoagg/graphql';
+import { possibleId, type SubgraphServices } from '@cryptoagg/graphql';
+import { DATALOADER_BATCH_SIZE, histogram } from '@cryptoagg/metrics';
 import DataLoader from 'dataloader';
 import { latestQuotes } from './data.js';
 import type { QuoteModel } from './models.js';
@@ -6,16 +7,21 @@ import type { QuoteModel } from './models.js';
 /** What a request needs of the subgraph's wiring (packages/graphql/src/subgraph.ts). */
 export type Services = Pick<SubgraphServices, 'db' | 'cache' | 'version' | 'registry'>;
 
+/** One latest quote: a coin's in a currency. */
+export interface QuoteRef {
+  currency: string;
+  coinId: string;
+}
+
+const quoteKey = ({ currency, coinId }: QuoteRef) => `${currency}:${coinId}`;
+
 export interface Context {
   services: Services;
   currencies: readonly string[];
   /** every cache key of this request starts with it: a finished fetcher run changes it */
   keyPrefix: string;
-  /** latest quote by `${currency}:${coinId}` */
-  quote: DataLoader<string, QuoteModel | null>;
+  quote: DataLoader<QuoteRef, QuoteModel | null, string>;
 }
-
-export const quoteKey = (currency: string, coinId: string) => `${currency}:${coinId}`;
 
 /**
  * One per request. The quote loader turns the N `quote` fields of a page into
@@ -24,27 +30,31 @@ export const quoteKey = (currency: string, coinId: string) => `${currency}:${coi
  */
 export function createContext(services: Services, currencies: readonly string[]): Context {
   const keyPrefix = `v${services.version.current()}:`;
-  const batchSizes = batchSizeHistogram(services.registry);
-  const quote = new DataLoader<string, QuoteModel | null>(async (keys) => {
-    batchSizes.observe({ loader: 'quote' }, keys.length);
-    const byCurrency = new Map<string, string[]>();
-    for (const key of keys) {
-      const [currency = '', ...rest] = key.split(':');
-      const id = rest.join(':');
-      if (possibleId(id)) byCurrency.set(currency, [...(byCurrency.get(currency) ?? []), id]);
-    }
-    const found = new Map<string, QuoteModel | null>();
-    await Promise.all(
-      [...byCurrency].map(async ([currency, ids]) => {
-        const cacheKeys = ids.map((id) => `${keyPrefix}quote:${quoteKey(currency, id)}`);
-        const values = await services.cache.getMany<QuoteModel>(cacheKeys, async (missing) => {
-          const rows = await latestQuotes(services.db, currency, missing.map((k) => k.slice(`${keyPrefix}quote:${currency}:`.length)));
-          return new Map(rows.map((row) => [`${keyPrefix}quote:${quoteKey(currency, row.coin_id)}`, row]));
-        });
-        ids.forEach((id, i) => found.set(quoteKey(currency, id), values[i] ?? null));
-      }),
-    );
-    return keys.map((key) => found.get(key) ?? null);
-  });
+  const batchSizes = histogram(services.registry, DATALOADER_BATCH_SIZE);
+  const quote = new DataLoader<QuoteRef, QuoteModel | null, string>(
+    async (refs) => {
+      batchSizes.observe({ loader: 'quote' }, refs.length);
+      const byCurrency = new Map<string, string[]>();
+      for (const { currency, coinId } of refs) {
+        if (!possibleId(coinId)) continue;
+        const ids = byCurrency.get(currency);
+        if (ids) ids.push(coinId);
+        else byCurrency.set(currency, [coinId]);
+      }
+      const found = new Map<string, QuoteModel | null>();
+      await Promise.all(
+        [...byCurrency].map(async ([currency, ids]) => {
+          const values = await services.cache.getMany(
+            ids,
+            (coinId) => `${keyPrefix}quote:${quoteKey({ currency, coinId })}`,
+            async (missing) => new Map((await latestQuotes(services.db, currency, missing)).map((row): [string, QuoteModel] => [row.coin_id, row])),
+          );
+          ids.forEach((coinId, i) => found.set(quoteKey({ currency, coinId }), values[i] ?? null));
+        }),
+      );
+      return refs.map((ref) => found.get(quoteKey(ref)) ?? null);
+    },
+    { cacheKeyFn: quoteKey },
+  );
   return { services, currencies, keyPrefix, quote };
 }

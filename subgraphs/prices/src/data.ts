@@ -1,6 +1,6 @@
-import type { Knex } from '@cryptoagg/db';
+import { QUOTE_COLUMNS, type Knex } from '@cryptoagg/db';
 import { afterPosition, type Position } from '@cryptoagg/graphql';
-import type { FetchStatusModel, HistoryPointModel, Interval, MarketPage, MarketRow, QuoteModel } from './models.js';
+import { HISTORY_COLUMNS, type FetchStatusModel, type HistoryPointModel, type Interval, type MarketPage, type MarketRow, type QuoteModel } from './models.js';
 
 /** The SQL of the prices subgraph: reads of quotes, snapshots and fetch runs, behind small named functions. */
 
@@ -14,7 +14,7 @@ export async function marketsPage(db: Knex, currency: string, first: number, aft
   const page = db('coins as c')
     .join('market_listings as l', (on) => void on.on('l.coin_id', 'c.id').andOnVal('l.currency', currency))
     .join('latest_quotes as q', (on) => void on.on('q.coin_id', 'c.id').andOnVal('q.currency', currency))
-    .select('q.*', 'c.market_cap_rank');
+    .select(...QUOTE_COLUMNS.map((column) => `q.${column}`), 'c.market_cap_rank');
   if (after) void page.whereRaw(...afterPosition(after, 'c.market_cap_rank', 'c.id'));
   const [rows, total] = await Promise.all([
     page.orderByRaw('c.market_cap_rank asc nulls last, c.id asc').limit(first + 1) as Promise<MarketRow[]>,
@@ -26,7 +26,7 @@ export async function marketsPage(db: Knex, currency: string, first: number, aft
 }
 
 export async function latestQuotes(db: Knex, currency: string, coinIds: readonly string[]): Promise<QuoteModel[]> {
-  return db('latest_quotes').select<QuoteModel[]>('*').where('currency', currency).whereIn('coin_id', [...coinIds]);
+  return db('latest_quotes').select<QuoteModel[]>(...QUOTE_COLUMNS).where('currency', currency).whereIn('coin_id', [...coinIds]);
 }
 
 // Fixed-length steps: '1 day' added to a timestamptz follows the session's time zone (23 or 25 hours at DST changes).
@@ -41,10 +41,10 @@ const ORIGIN = `timestamptz '2000-01-01 00:00:00+00'`;
  * last snapshot in the range. A year of DAY is 365 short index descents instead
  * of reading and sorting ~105,000 rows with DISTINCT ON (126 ms -> 11 ms at p95
  * on 26 million rows, bench/RESULTS.md). Prototyped and checked for identical
- * answers in bench/lib/history-prototype.ts.
+ * answers in bench/lib/history-previous.ts.
  */
 const BUCKETED_SQL = `
-select b.time, s.price, s.market_cap, s.total_volume
+select b.time, ${HISTORY_COLUMNS.map((column) => `s.${column}`).join(', ')}
   from (select date_bin(:bucket::interval, :from::timestamptz, ${ORIGIN}) as first_bucket,
                date_bin(:bucket::interval, :to::timestamptz, ${ORIGIN}) as last_bucket) r
   cross join lateral (
@@ -56,7 +56,7 @@ select b.time, s.price, s.market_cap, s.total_volume
                                      date_bin(:bucket::interval, extent.last_at, ${ORIGIN}),
                                      :bucket::interval) as b(time)
   cross join lateral (
-    select price, market_cap, total_volume
+    select ${HISTORY_COLUMNS.join(', ')}
       from quote_snapshots
      where coin_id = :coinId and currency = :currency
        and last_updated >= b.time and last_updated < b.time + :bucket::interval
@@ -80,7 +80,7 @@ export async function historyPoints(
   const { coinId, currency, from, to, interval } = query;
   if (interval === 'RAW') {
     return db('quote_snapshots')
-      .select<HistoryPointModel[]>('last_updated as time', 'price', 'market_cap', 'total_volume')
+      .select<HistoryPointModel[]>('last_updated as time', ...HISTORY_COLUMNS)
       .where({ coin_id: coinId, currency })
       .whereBetween('last_updated', [from, to])
       .orderBy('last_updated')

@@ -4,5 +4,5 @@ import { loadPricesConfig } from './config.js';
 import { startPricesSubgraph } from './server.js';
 
 const config = loadPricesConfig();
-const logger = createLogger('prices', config.logLevel);
+const logger = createLogger(config.name, config.logLevel);
 stopOnSignals(await startPricesSubgraph(config, logger), logger);

@@ -1,8 +1,18 @@
 import type { Knex } from '@cryptoagg/db';
-import { Gauge, type Registry } from 'prom-client';
+import {
+  FETCH_CONSECUTIVE_FAILURES,
+  FETCH_LAST_RUN,
+  FETCH_LAST_RUN_DURATION,
+  FETCH_LAST_RUN_ITEMS,
+  FETCH_LAST_RUN_SUCCESS,
+  FETCH_LAST_RUN_UPSTREAM_ERRORS,
+  FETCH_LAST_SUCCESS,
+  gauge,
+  timestampSeconds,
+  type GaugeFamily,
+} from '@cryptoagg/metrics';
+import type { Registry } from 'prom-client';
 import { fetchRunStats, type RunStats } from './data.js';
-
-const seconds = (at: Date | null) => (at ? at.getTime() / 1000 : 0);
 
 /**
  * The fetcher's health as gauges, read from its run records at scrape time:
@@ -18,46 +28,29 @@ export function registerFetchRunMetrics(registry: Registry, db: Knex): void {
       .finally(() => setTimeout(() => (pending = undefined), 1_000).unref());
     return pending;
   };
-  const gauge = (name: string, help: string, read: (s: RunStats) => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      async collect() {
-        const s = await stats();
-        if (s) this.set(read(s));
-      },
+  const single = (family: GaugeFamily<never>, read: (s: RunStats) => number) =>
+    gauge(registry, family, async (g) => {
+      const s = await stats();
+      if (s) g.set(read(s));
     });
-  gauge('cryptoagg_fetch_last_success_timestamp_seconds', 'When the last successful fetcher run finished (Unix seconds; 0 before the first).', (s) => seconds(s.last_success_at));
-  gauge('cryptoagg_fetch_last_run_timestamp_seconds', 'When the last finished fetcher run started (Unix seconds).', (s) => seconds(s.last_started_at));
-  gauge('cryptoagg_fetch_last_run_duration_seconds', 'How long the last finished fetcher run took.', (s) =>
+  single(FETCH_LAST_SUCCESS, (s) => timestampSeconds(s.last_success_at));
+  single(FETCH_LAST_RUN, (s) => timestampSeconds(s.last_started_at));
+  single(FETCH_LAST_RUN_DURATION, (s) =>
     s.last_started_at && s.last_finished_at ? (s.last_finished_at.getTime() - s.last_started_at.getTime()) / 1000 : 0,
   );
-  gauge('cryptoagg_fetch_last_run_success', '1 when the last finished fetcher run succeeded, else 0.', (s) => (s.last_status === 'succeeded' ? 1 : 0));
-  gauge('cryptoagg_fetch_consecutive_failures', 'Failed fetcher runs since the last successful one.', (s) => s.consecutive_failures);
-  new Gauge({
-    name: 'cryptoagg_fetch_last_run_items',
-    help: 'Items of the last finished fetcher run: received from the upstream, skipped as invalid, stored as new snapshots.',
-    labelNames: ['kind'],
-    registers: [registry],
-    async collect() {
-      const s = await stats();
-      if (!s) return;
-      this.set({ kind: 'received' }, s.last_items_received);
-      this.set({ kind: 'skipped' }, s.last_items_skipped);
-      this.set({ kind: 'stored' }, s.last_snapshots_inserted);
-    },
+  single(FETCH_LAST_RUN_SUCCESS, (s) => (s.last_status === 'succeeded' ? 1 : 0));
+  single(FETCH_CONSECUTIVE_FAILURES, (s) => s.consecutive_failures);
+  gauge(registry, FETCH_LAST_RUN_ITEMS, async (g) => {
+    const s = await stats();
+    if (!s) return;
+    g.set({ kind: 'received' }, s.last_items_received);
+    g.set({ kind: 'skipped' }, s.last_items_skipped);
+    g.set({ kind: 'stored' }, s.last_snapshots_inserted);
   });
-  new Gauge({
-    name: 'cryptoagg_fetch_last_run_upstream_errors',
-    help: 'Failed upstream requests of the last finished fetcher run, by HTTP status (or timeout / network).',
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      const s = await stats();
-      if (!s) return;
-      this.reset();
-      for (const [status, count] of Object.entries(s.last_upstream_errors)) this.set({ status }, count);
-    },
+  gauge(registry, FETCH_LAST_RUN_UPSTREAM_ERRORS, async (g) => {
+    const s = await stats();
+    if (!s) return;
+    g.reset();
+    for (const [status, count] of Object.entries(s.last_upstream_errors)) g.set({ status }, count);
   });
 }

@@ -1,4 +1,4 @@
-import type { QuoteRow } from '@cryptoagg/db';
+import type { QuoteRow, QuoteValues } from '@cryptoagg/db';
 
 /** Cached rows carry their dates as ISO strings; the DateTime scalar serialises either. */
 type Cached<T> = { [K in keyof T]: T[K] extends Date ? Date | string : T[K] extends Date | null ? Date | string | null : T[K] };
@@ -20,12 +20,10 @@ export interface MarketPage {
   rows: MarketRow[];
 }
 
-export interface HistoryPointModel {
-  time: Date | string;
-  price: number;
-  market_cap: number | null;
-  total_volume: number | null;
-}
+/** The values of a snapshot that a history point shows. */
+export const HISTORY_COLUMNS = ['price', 'market_cap', 'total_volume'] as const satisfies readonly (keyof QuoteValues)[];
+
+export type HistoryPointModel = { time: Date | string } & Pick<QuoteValues, (typeof HISTORY_COLUMNS)[number]>;
 
 export interface FetchStatusModel {
   last_success_at: Date | string | null;

@@ -7,7 +7,6 @@ import { resolvers } from './resolvers/index.js';
 
 export const startPricesSubgraph = (config: PricesConfig, logger?: Logger) =>
   startSubgraph({
-    name: 'prices',
     config,
     resolvers,
     createContext: (services) => createContext(services, config.currencies),

@@ -1,4 +1,21 @@
 import {
+  CACHE_READ_DURATION,
+  CACHE_REQUESTS,
+  DATALOADER_BATCH_SIZE,
+  DATA_LAST_FETCH,
+  DB_QUERY_DURATION,
+  FETCH_CONSECUTIVE_FAILURES,
+  FETCH_LAST_RUN_DURATION,
+  FETCH_LAST_RUN_ITEMS,
+  FETCH_LAST_RUN_SUCCESS,
+  FETCH_LAST_RUN_UPSTREAM_ERRORS,
+  FETCH_LAST_SUCCESS,
+  GRAPHQL_REQUEST_DURATION,
+  SUBGRAPH_REQUEST_DURATION,
+  type HistogramFamily,
+  type MetricFamily,
+} from '@cryptoagg/metrics';
+import {
   DashboardBuilder,
   DashboardCursorSync,
   DatasourceVariableBuilder,
@@ -19,7 +36,11 @@ const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
  * dashboard: dev and prod run side by side in one cluster and one Prometheus,
  * and an unfiltered sum or max would mix them.
  */
-const m = (metric: string, matchers = '') => `${metric}{namespace="$namespace"${matchers === '' ? '' : `, ${matchers}`}}`;
+const m = (metric: MetricFamily | string, matchers = '') =>
+  `${typeof metric === 'string' ? metric : metric.name}{namespace="$namespace"${matchers === '' ? '' : `, ${matchers}`}}`;
+
+/** One of the series a histogram exports. */
+const part = (histogram: HistogramFamily<string>, series: 'bucket' | 'count' | 'sum') => `${histogram.name}_${series}`;
 
 const query = (expr: string, legend: string) => new DataqueryBuilder().expr(expr).legendFormat(legend).datasource(DATASOURCE);
 
@@ -56,66 +77,66 @@ export function buildDashboard() {
         .label('Namespace')
         .description('The environment: each namespace (cryptoagg-dev, cryptoagg-prod) runs its own aggregator.')
         .datasource(DATASOURCE)
-        .query('label_values(cryptoagg_data_last_fetch_timestamp_seconds{job="gateway"}, namespace)')
-        .definition('label_values(cryptoagg_data_last_fetch_timestamp_seconds{job="gateway"}, namespace)')
+        .query(`label_values(${DATA_LAST_FETCH.name}{job="gateway"}, namespace)`)
+        .definition(`label_values(${DATA_LAST_FETCH.name}{job="gateway"}, namespace)`)
         .refresh(VariableRefresh.OnTimeRangeChanged)
         .sort(VariableSort.AlphabeticalDesc),
     )
     .withRow(new RowBuilder('Data freshness and the fetcher'))
-    .withPanel(stat('Data age', 'Time since the newest stored quote was received from the upstream.', 's', `time() - max(${m('cryptoagg_data_last_fetch_timestamp_seconds')})`))
-    .withPanel(stat('Since last successful run', 'Time since the last successful fetcher run finished.', 's', `time() - max(${m('cryptoagg_fetch_last_success_timestamp_seconds')})`))
-    .withPanel(stat('Consecutive failed runs', 'Failed fetcher runs since the last successful one.', 'none', `max(${m('cryptoagg_fetch_consecutive_failures')})`))
-    .withPanel(stat('Last run duration', 'How long the last finished fetcher run took.', 's', `max(${m('cryptoagg_fetch_last_run_duration_seconds')})`))
+    .withPanel(stat('Data age', 'Time since the newest stored quote was received from the upstream.', 's', `time() - max(${m(DATA_LAST_FETCH)})`))
+    .withPanel(stat('Since last successful run', 'Time since the last successful fetcher run finished.', 's', `time() - max(${m(FETCH_LAST_SUCCESS)})`))
+    .withPanel(stat('Consecutive failed runs', 'Failed fetcher runs since the last successful one.', 'none', `max(${m(FETCH_CONSECUTIVE_FAILURES)})`))
+    .withPanel(stat('Last run duration', 'How long the last finished fetcher run took.', 's', `max(${m(FETCH_LAST_RUN_DURATION)})`))
     .withPanel(
       timeseries('Fetch runs: items', 'Items of each finished run: received, skipped as invalid, stored as new snapshots.', 'none', [
-        [`max by (kind) (${m('cryptoagg_fetch_last_run_items')})`, '{{kind}}'],
+        [`max by (kind) (${m(FETCH_LAST_RUN_ITEMS)})`, '{{kind}}'],
       ]),
     )
     .withPanel(
       timeseries('Fetch runs: result and upstream errors', 'Whether the last run succeeded (1) and its failed upstream requests by status.', 'none', [
-        [`max(${m('cryptoagg_fetch_last_run_success')})`, 'last run succeeded'],
-        [`max by (status) (${m('cryptoagg_fetch_last_run_upstream_errors')})`, 'upstream {{status}}'],
+        [`max(${m(FETCH_LAST_RUN_SUCCESS)})`, 'last run succeeded'],
+        [`max by (status) (${m(FETCH_LAST_RUN_UPSTREAM_ERRORS)})`, 'upstream {{status}}'],
       ]),
     )
     .withPanel(
       timeseries('Data age over time', 'Age of the newest stored quote; the CryptoaggDataStale alert fires after 15 minutes without a successful run.', 's', [
-        [`time() - max(${m('cryptoagg_data_last_fetch_timestamp_seconds')})`, 'data age'],
+        [`time() - max(${m(DATA_LAST_FETCH)})`, 'data age'],
       ]),
     )
     .withRow(new RowBuilder('GraphQL API'))
     .withPanel(
       timeseries('Requests per operation', 'GraphQL requests per second at the gateway, by operation.', 'reqps', [
-        [`sum by (operation) (rate(${m('cryptoagg_graphql_request_duration_seconds_count', 'job="gateway"')}[${RATE}]))`, '{{operation}}'],
+        [`sum by (operation) (rate(${m(part(GRAPHQL_REQUEST_DURATION, 'count'), 'job="gateway"')}[${RATE}]))`, '{{operation}}'],
       ]),
     )
     .withPanel(
       timeseries('Latency per operation (p50, p99)', 'Gateway request duration quantiles by operation.', 's', [
-        [`histogram_quantile(0.5, sum by (le, operation) (rate(${m('cryptoagg_graphql_request_duration_seconds_bucket', 'job="gateway"')}[${RATE}])))`, 'p50 {{operation}}'],
-        [`histogram_quantile(0.99, sum by (le, operation) (rate(${m('cryptoagg_graphql_request_duration_seconds_bucket', 'job="gateway"')}[${RATE}])))`, 'p99 {{operation}}'],
+        [`histogram_quantile(0.5, sum by (le, operation) (rate(${m(part(GRAPHQL_REQUEST_DURATION, 'bucket'), 'job="gateway"')}[${RATE}])))`, 'p50 {{operation}}'],
+        [`histogram_quantile(0.99, sum by (le, operation) (rate(${m(part(GRAPHQL_REQUEST_DURATION, 'bucket'), 'job="gateway"')}[${RATE}])))`, 'p99 {{operation}}'],
       ]),
     )
     .withPanel(
       timeseries('Errors per operation', 'Requests that did not succeed, by operation and outcome (client_error: bad input; error: server side).', 'reqps', [
-        [`sum by (operation, outcome) (rate(${m('cryptoagg_graphql_request_duration_seconds_count', 'job="gateway", outcome!="success"')}[${RATE}]))`, '{{operation}} {{outcome}}'],
+        [`sum by (operation, outcome) (rate(${m(part(GRAPHQL_REQUEST_DURATION, 'count'), 'job="gateway", outcome!="success"')}[${RATE}]))`, '{{operation}} {{outcome}}'],
       ]),
     )
     .withPanel(
       timeseries('Subgraph fetches (p99) and errors', 'Latency of the gateway\'s requests to each subgraph, and failed ones.', 's', [
-        [`histogram_quantile(0.99, sum by (le, subgraph) (rate(${m('cryptoagg_subgraph_request_duration_seconds_bucket')}[${RATE}])))`, 'p99 {{subgraph}}'],
-        [`sum by (subgraph, outcome) (rate(${m('cryptoagg_subgraph_request_duration_seconds_count', 'outcome!="success"')}[${RATE}]))`, 'failed/s {{subgraph}} {{outcome}}'],
+        [`histogram_quantile(0.99, sum by (le, subgraph) (rate(${m(part(SUBGRAPH_REQUEST_DURATION, 'bucket'))}[${RATE}])))`, 'p99 {{subgraph}}'],
+        [`sum by (subgraph, outcome) (rate(${m(part(SUBGRAPH_REQUEST_DURATION, 'count'), 'outcome!="success"')}[${RATE}]))`, 'failed/s {{subgraph}} {{outcome}}'],
       ]),
     )
     .withRow(new RowBuilder('Cache and storage'))
     .withPanel(
       timeseries('Cache hit ratio', 'Share of cache lookups answered from the cache, per subgraph.', 'percentunit', [
-        [`sum by (job) (rate(${m('cryptoagg_cache_requests_total', 'result="hit"')}[${RATE}])) / sum by (job) (rate(${m('cryptoagg_cache_requests_total')}[${RATE}]))`, '{{job}}'],
-        [`sum by (job) (rate(${m('cryptoagg_cache_requests_total', 'result="error"')}[${RATE}]))`, 'errors/s {{job}}'],
+        [`sum by (job) (rate(${m(CACHE_REQUESTS, 'result="hit"')}[${RATE}])) / sum by (job) (rate(${m(CACHE_REQUESTS)}[${RATE}]))`, '{{job}}'],
+        [`sum by (job) (rate(${m(CACHE_REQUESTS, 'result="error"')}[${RATE}]))`, 'errors/s {{job}}'],
       ]),
     )
     .withPanel(
       timeseries('Redis and database latency (p99)', 'Cache reads (Redis round trips) and SQL statements run for requests.', 's', [
-        [`histogram_quantile(0.99, sum by (le, job) (rate(${m('cryptoagg_cache_read_duration_seconds_bucket')}[${RATE}])))`, 'cache read {{job}}'],
-        [`histogram_quantile(0.99, sum by (le, job) (rate(${m('cryptoagg_db_query_duration_seconds_bucket')}[${RATE}])))`, 'SQL {{job}}'],
+        [`histogram_quantile(0.99, sum by (le, job) (rate(${m(part(CACHE_READ_DURATION, 'bucket'))}[${RATE}])))`, 'cache read {{job}}'],
+        [`histogram_quantile(0.99, sum by (le, job) (rate(${m(part(DB_QUERY_DURATION, 'bucket'))}[${RATE}])))`, 'SQL {{job}}'],
       ]),
     )
     .withPanel(
@@ -126,7 +147,7 @@ export function buildDashboard() {
     )
     .withPanel(
       timeseries('DataLoader batch size', 'Average keys per batch: N entities answered by one query.', 'none', [
-        [`sum by (loader) (rate(${m('cryptoagg_dataloader_batch_size_sum')}[${RATE}])) / sum by (loader) (rate(${m('cryptoagg_dataloader_batch_size_count')}[${RATE}]))`, '{{loader}}'],
+        [`sum by (loader) (rate(${m(part(DATALOADER_BATCH_SIZE, 'sum'))}[${RATE}])) / sum by (loader) (rate(${m(part(DATALOADER_BATCH_SIZE, 'count'))}[${RATE}]))`, '{{loader}}'],
       ]),
     )
     .build();

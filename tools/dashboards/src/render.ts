@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { REPO_ROOT } from '@cryptoagg/core';
 import { buildDashboard } from './dashboard.js';
 
 export const DASHBOARD_PATH = path.join(REPO_ROOT, 'gitops/components/alerts-and-dashboard/dashboards/crypto-aggregator.json');

@@ -1,17 +1,8 @@
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { coinsConfigSchema, startCoinsSubgraph } from '@cryptoagg/coins';
-import { createLogger, parseConfig } from '@cryptoagg/core';
-import { REPO_ROOT, startEmbeddedPostgres } from '@cryptoagg/db';
+import { readContractOperations } from '@cryptoagg/core';
 import { startFakeCoinGecko } from '@cryptoagg/fake-upstream';
-import { gatewayConfigSchema, startGateway } from '@cryptoagg/gateway';
-import { pricesConfigSchema, startPricesSubgraph } from '@cryptoagg/prices';
-import { freePort } from '@cryptoagg/testkit';
+import { FETCHER_MAIN } from '@cryptoagg/stack';
+import { runScript, startApi, startScratchPostgres } from '@cryptoagg/testkit';
 import { Kind, parse } from 'graphql';
-import type { z } from 'zod';
-import { readOperations } from './schema.js';
 
 /** One contract operation as the docs show it: its text, example variables and the real response. */
 export interface OperationExample {
@@ -52,7 +43,7 @@ interface ContractOperation {
   rootFields: string[];
 }
 
-export function contractOperations(source: string = readOperations()): ContractOperation[] {
+export function contractOperations(source: string = readContractOperations()): ContractOperation[] {
   return parse(source).definitions.flatMap((definition) => {
     if (definition.kind !== Kind.OPERATION_DEFINITION || !definition.name || !definition.loc) return [];
     return [
@@ -93,52 +84,9 @@ function emptyParts(data: Record<string, unknown>): string[] {
 }
 
 /** One `npm run fetch`, exactly as the CronJob runs it (a process of its own, through tsx). */
-function runFetcher(env: Record<string, string>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'jobs', 'fetcher', 'src', 'main.ts')], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`the fetcher exited with ${code}:\n${output}`));
-    });
-  });
-}
-
-function parsed<S extends z.ZodType>(schema: S, env: Record<string, string>): z.output<S> {
-  const result = parseConfig(schema, env);
-  if (!result.ok) throw new Error(result.errors.join('\n'));
-  return result.config;
-}
-
-/** Both subgraphs and the gateway on free ports of 127.0.0.1, wired as in production; returns the gateway's URL and a stop. */
-async function startStack(databaseUrl: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const [coinsPort, pricesPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const common = { HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl };
-  const logger = createLogger('docs', 'silent');
-  const [coins, prices] = await Promise.all([
-    startCoinsSubgraph(parsed(coinsConfigSchema, { ...common, COINS_PORT: String(coinsPort) }), logger),
-    startPricesSubgraph(parsed(pricesConfigSchema, { ...common, PRICES_PORT: String(pricesPort) }), logger),
-  ]);
-  const gateway = await startGateway(
-    parsed(gatewayConfigSchema, { ...common, GATEWAY_PORT: String(gatewayPort), COINS_URL: `${coins.url}/graphql`, PRICES_URL: `${prices.url}/graphql` }),
-    logger,
-  );
-  return {
-    url: `${gateway.url}/graphql`,
-    stop: async () => {
-      await gateway.stop();
-      await Promise.all([coins.stop(), prices.stop()]);
-    },
-  };
+async function runFetcher(env: Record<string, string>): Promise<void> {
+  const run = await runScript(FETCHER_MAIN, env);
+  if (run.code !== 0) throw new Error(`the fetcher exited with ${run.code}:\n${run.stdout}${run.stderr}`);
 }
 
 export interface CollectOptions {
@@ -163,12 +111,8 @@ export async function collectExamples(options: CollectOptions = {}): Promise<Ope
   try {
     let databaseUrl = options.databaseUrl;
     if (!databaseUrl) {
-      const scratch = mkdtempSync(path.join(tmpdir(), 'cryptoagg-docs-'));
-      // As root, the embedded server runs as the `postgres` user, which must reach its data folder.
-      chmodSync(scratch, 0o755);
-      cleanups.unshift(() => rmSync(scratch, { recursive: true, force: true }));
       log('starting a throwaway embedded PostgreSQL');
-      const server = await startEmbeddedPostgres({ dataDir: path.join(scratch, 'pg'), port: await freePort(), persistent: false });
+      const server = await startScratchPostgres('docs');
       cleanups.unshift(() => server.stop());
       databaseUrl = server.url;
     }
@@ -179,10 +123,11 @@ export async function collectExamples(options: CollectOptions = {}): Promise<Ope
       log(`fetcher run ${round + 1} of ${FETCH_ROUNDS} against the fake CoinGecko`);
       await runFetcher({ DATABASE_URL: databaseUrl, COINGECKO_BASE_URL: fake.url, COINGECKO_RATE_LIMIT_PER_MIN: '10000', LOG_LEVEL: 'warn' });
     }
-    const stack = await startStack(databaseUrl);
+    // The subgraphs and the gateway on that database, wired as in production.
+    const stack = await startApi({ DATABASE_URL: databaseUrl });
     cleanups.unshift(() => stack.stop());
 
-    const source = readOperations();
+    const source = readContractOperations();
     const examples: OperationExample[] = [];
     for (const operation of operations) {
       const variables = EXAMPLE_VARIABLES[operation.name] ?? {};

@@ -1,15 +1,14 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { DOCS_SITE_DIR, readSdl, REPO_ROOT, subgraphs } from '@cryptoagg/core';
 import { findUndocumented } from './completeness.js';
 import { collectExamples, type CollectOptions, type OperationExample } from './examples.js';
 import { renderMarkdown } from './markdown.js';
-import { apiSchema, SUBGRAPH_SDL_FILES } from './schema.js';
+import { apiSchema } from './schema.js';
 import { buildSite } from './site.js';
 
 /** Where `npm run docs` writes: the Markdown reference is committed, the site is built (gitignored) and served by the gateway at /docs. */
 export const MARKDOWN_PATH = path.join(REPO_ROOT, 'docs', 'schema.md');
-export const SITE_DIR = path.join(REPO_ROOT, 'docs', 'site');
 
 export interface GenerateOptions extends CollectOptions {
   /** default docs/schema.md; null skips the Markdown */
@@ -31,13 +30,13 @@ export interface GeneratedDocs {
  */
 export async function generateDocs(options: GenerateOptions = {}): Promise<GeneratedDocs> {
   const log = options.log ?? (() => undefined);
-  const gaps = SUBGRAPH_SDL_FILES.flatMap((file) => findUndocumented(readFileSync(file, 'utf8')).map((gap) => `${path.relative(REPO_ROOT, file)}: ${gap}`));
+  const gaps = subgraphs().flatMap((s) => findUndocumented(readSdl(s)).map((gap) => `${path.relative(REPO_ROOT, s.sdlPath)}: ${gap}`));
   if (gaps.length > 0) throw new Error(`the SDL is not fully documented:\n${gaps.join('\n')}`);
   const schema = apiSchema();
   log('composed the API schema from schema/');
   const examples = await collectExamples(options);
   const markdown = renderMarkdown(schema, examples);
-  const siteDir = options.siteDir === undefined ? SITE_DIR : options.siteDir;
+  const siteDir = options.siteDir === undefined ? DOCS_SITE_DIR : options.siteDir;
   if (siteDir) {
     await buildSite(schema, examples, siteDir);
     log(`built ${path.relative(process.cwd(), siteDir) || siteDir}/ (served by the gateway at /docs)`);

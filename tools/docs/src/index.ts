@@ -10,7 +10,7 @@ export {
   type CollectOptions,
   type OperationExample,
 } from './examples.js';
-export { generateDocs, MARKDOWN_PATH, SITE_DIR, type GenerateOptions, type GeneratedDocs } from './generate.js';
+export { generateDocs, MARKDOWN_PATH, type GenerateOptions, type GeneratedDocs } from './generate.js';
 export { GENERATED_NOTICE, renderMarkdown } from './markdown.js';
-export { apiSchema, apiSdl, documentedTypes, OPERATIONS_PATH, readOperations, SUBGRAPH_SDL_FILES } from './schema.js';
+export { apiSchema, apiSdl, documentedTypes, SUBGRAPH_SDL_FILES } from './schema.js';
 export { buildSite, exampleMetadata, externalAssets, THEME_DIR } from './site.js';

@@ -176,7 +176,7 @@ export function renderMarkdown(schema: GraphQLSchema, examples: OperationExample
     ...queries.flatMap((field) => querySection(schema, field, examples)),
     '## Examples',
     '',
-    'Every operation of the public contract (`test/contract/operations.graphql`), with the response the gateway gave',
+    'Every operation of the public contract (`schema/contract/operations.graphql`), with the response the gateway gave',
     'while these docs were generated: `npm run docs` runs the fetcher three times (five minutes of upstream time apart)',
     'against the fake CoinGecko (`tools/fake-upstream`, whose data is fixed on 2025-02-09), starts both subgraphs',
     'and the gateway on that database, and runs each operation unchanged. An operation that fails stops the generator.',

@@ -1,23 +1,19 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { REPO_ROOT } from '@cryptoagg/core';
 import { build, type Plugin } from 'esbuild';
+import { ENTRY_POINTS } from './entry-points.js';
 
-/**
+/*
  * `npm run build`: one ESM bundle per container entry point in dist/, plain
  * JavaScript for `node` (no tsx at run time). Our workspace packages are
  * bundled in; every npm dependency stays an import of node_modules, where the
  * image installs production dependencies. esbuild rather than `tsc` emit: the
  * workspaces export their TypeScript sources for development, and a bundle
- * needs no second set of package exports for built files.
+ * needs no second set of package exports for built files. The bundles read
+ * schema/ (SDL, subgraph manifest, contract operations) and the supergraph at
+ * run time, from the root they find above dist/: the image copies both.
  */
-export const ENTRY_POINTS = {
-  gateway: 'gateway/src/main.ts',
-  coins: 'subgraphs/coins/src/main.ts',
-  prices: 'subgraphs/prices/src/main.ts',
-  fetcher: 'jobs/fetcher/src/main.ts',
-  migrate: 'packages/db/src/cli/migrate.ts',
-} as const;
 
 const npmPackagesExternal: Plugin = {
   name: 'npm-packages-external',

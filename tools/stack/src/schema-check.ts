@@ -1,20 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { readSubgraphManifest, REPO_ROOT, SUBGRAPH_MANIFEST_PATH, subgraphs, type Subgraph } from '@cryptoagg/core';
 import { composeSupergraph } from '@cryptoagg/gateway';
 import { type Change, CriticalityLevel, diff } from '@graphql-inspector/core';
-import type * as GraphQL from 'graphql';
-import type { GraphQLSchema } from 'graphql';
-
-// graphql 16 has a CommonJS and an ES build. @apollo/composition and
-// @graphql-inspector/core (loaded by Node) get the CommonJS one, while
-// `import 'graphql'` here may get the ES one (vitest resolves the `module`
-// field), and graphql refuses schema objects of the other instance. So the
-// schemas are built with the instance the other two use.
-const { buildASTSchema, concatAST, parse } = createRequire(import.meta.url)('graphql') as typeof GraphQL;
+import { buildASTSchema, concatAST, parse, type GraphQLSchema } from 'graphql';
 
 /**
  * `npm run schema:check -- [--base <git ref>] [--root <dir>] [--allow-breaking]`:
@@ -36,8 +27,11 @@ const { buildASTSchema, concatAST, parse } = createRequire(import.meta.url)('gra
 /** The pull-request label that lets an agreed breaking change through (.github/workflows/ci.yml). */
 export const APPROVAL_LABEL = 'breaking-change-approved';
 
-/** The subgraph SDL files under schema/, by name; the supergraph is composed from them. */
-export const SUBGRAPH_SDL = ['coins', 'prices'] as const;
+/** A subgraph's SDL file under schema/, without `.graphql` (the manifest keeps each beside itself): what an SdlSource is asked for. */
+const sdlName = (s: Subgraph): string => path.basename(s.sdlPath, '.graphql');
+
+/** The subgraph SDL files under schema/ that the manifest lists; the supergraph is composed from them. */
+export const SUBGRAPH_SDL: readonly string[] = subgraphs().map(sdlName);
 const DIRECTIVES = 'federation-directives';
 
 /** SDL by file stem under schema/ (`coins` -> schema/coins.graphql); undefined when the file does not exist. */
@@ -52,8 +46,10 @@ export interface SchemaChange {
 }
 
 export interface SchemaReport {
-  /** `coins`, `prices` or `supergraph` */
+  /** a subgraph's name, or `supergraph` */
   name: string;
+  /** what was compared: `schema/coins.graphql`, or the API schema composed from schema/ */
+  source: string;
   /** `compared`; `new` when there is no base version (nothing to break); `base-not-composable` when the base supergraph does not compose */
   status: 'compared' | 'new' | 'base-not-composable';
   changes: SchemaChange[];
@@ -64,14 +60,17 @@ const subgraphSchema = (sdl: string, directives: string): GraphQLSchema => build
 const toChange = (change: Change): SchemaChange => ({ level: change.criticality.level, type: String(change.type), message: change.message, path: change.path });
 
 /** Composes the API schema, or undefined when a subgraph's SDL is missing. */
-function apiSchema(source: SdlSource): GraphQLSchema | undefined {
-  const sdl = new Map(SUBGRAPH_SDL.map((name) => [name, source(name)]));
+function apiSchema(source: SdlSource, roster: readonly Subgraph[]): GraphQLSchema | undefined {
+  const sdl = new Map(roster.map((s) => [s.name, source(sdlName(s))]));
   if ([...sdl.values()].some((s) => s === undefined)) return undefined;
-  return composeSupergraph((name) => {
-    const text = sdl.get(name as (typeof SUBGRAPH_SDL)[number]);
-    if (text === undefined) throw new Error(`no SDL for subgraph ${name}`);
-    return text;
-  }).apiSchema;
+  return composeSupergraph(
+    (name) => {
+      const text = sdl.get(name);
+      if (text === undefined) throw new Error(`no SDL for subgraph ${name}`);
+      return text;
+    },
+    { subgraphs: roster },
+  ).apiSchema;
 }
 
 /**
@@ -79,47 +78,57 @@ function apiSchema(source: SdlSource): GraphQLSchema | undefined {
  * Throws when the head SDL does not parse or compose: that is not a schema
  * change but a broken schema, which CI's compose step names in detail.
  */
-export async function checkSchemas({ base, head }: { base: SdlSource; head: SdlSource }): Promise<SchemaReport[]> {
+export async function checkSchemas({
+  base,
+  head,
+  roster = subgraphs(),
+}: {
+  base: SdlSource;
+  head: SdlSource;
+  /** the subgraphs to check; default the repository's manifest */
+  roster?: readonly Subgraph[];
+}): Promise<SchemaReport[]> {
   const reports: SchemaReport[] = [];
   const headDirectives = head(DIRECTIVES);
   if (headDirectives === undefined) throw new Error(`schema/${DIRECTIVES}.graphql is missing`);
-  for (const name of SUBGRAPH_SDL) {
-    const headSdl = head(name);
-    if (headSdl === undefined) throw new Error(`schema/${name}.graphql is missing`);
-    const baseSdl = base(name);
+  for (const s of roster) {
+    const { name } = s;
+    const source = `schema/${sdlName(s)}.graphql`;
+    const headSdl = head(sdlName(s));
+    if (headSdl === undefined) throw new Error(`${source} is missing`);
+    const baseSdl = base(sdlName(s));
     if (baseSdl === undefined) {
-      reports.push({ name, status: 'new', changes: [] });
+      reports.push({ name, source, status: 'new', changes: [] });
       continue;
     }
     const changes = await diff(subgraphSchema(baseSdl, base(DIRECTIVES) ?? headDirectives), subgraphSchema(headSdl, headDirectives));
-    reports.push({ name, status: 'compared', changes: changes.map(toChange) });
+    reports.push({ name, source, status: 'compared', changes: changes.map(toChange) });
   }
 
-  const headApi = apiSchema(head);
+  const supergraph = { name: 'supergraph', source: 'API schema composed from schema/' };
+  const headApi = apiSchema(head, roster);
   if (headApi === undefined) throw new Error('the subgraph SDL is incomplete');
   let baseApi: GraphQLSchema | undefined;
   try {
-    baseApi = apiSchema(base);
+    baseApi = apiSchema(base, roster);
   } catch {
     // A base that does not compose cannot be broken further; the pull request that repairs it must pass.
-    reports.push({ name: 'supergraph', status: 'base-not-composable', changes: [] });
+    reports.push({ ...supergraph, status: 'base-not-composable', changes: [] });
     return reports;
   }
-  if (baseApi === undefined) reports.push({ name: 'supergraph', status: 'new', changes: [] });
-  else reports.push({ name: 'supergraph', status: 'compared', changes: (await diff(baseApi, headApi)).map(toChange) });
+  if (baseApi === undefined) reports.push({ ...supergraph, status: 'new', changes: [] });
+  else reports.push({ ...supergraph, status: 'compared', changes: (await diff(baseApi, headApi)).map(toChange) });
   return reports;
 }
 
 export const breakingChanges = (reports: SchemaReport[]) =>
   reports.flatMap((r) => r.changes.filter((c) => c.level === CriticalityLevel.Breaking).map((c) => ({ schema: r.name, ...c })));
 
-const WHAT: Record<string, string> = { supergraph: 'API schema composed from schema/' };
-
 /** The report as the CI log shows it: every change with its criticality, then the verdict. */
 export function formatReport(reports: SchemaReport[], { base, allowBreaking }: { base: string; allowBreaking: boolean }): string {
   const lines: string[] = [];
   for (const report of reports) {
-    const what = WHAT[report.name] ?? `schema/${report.name}.graphql`;
+    const what = report.source;
     if (report.status === 'new') lines.push(`${report.name} (${what}): new, not in ${base}`);
     else if (report.status === 'base-not-composable') lines.push(`${report.name} (${what}): the subgraphs at ${base} do not compose; not compared`);
     else {
@@ -182,7 +191,9 @@ export async function main(argv: string[], out: (text: string) => void, err: (te
     return 2;
   }
   try {
-    const reports = await checkSchemas({ base: gitSource(options.root, options.base), head: fileSource(options.root) });
+    // The roster of the tree being checked: its own manifest.
+    const roster = readSubgraphManifest(path.join(options.root, path.relative(REPO_ROOT, SUBGRAPH_MANIFEST_PATH)));
+    const reports = await checkSchemas({ base: gitSource(options.root, options.base), head: fileSource(options.root), roster });
     out(formatReport(reports, { base: options.base, allowBreaking: options.allowBreaking }));
     return breakingChanges(reports).length > 0 && !options.allowBreaking ? 1 : 0;
   } catch (error) {

@@ -1,14 +1,16 @@
-import { createLogger } from '@cryptoagg/core';
+import { createLogger, subgraphs } from '@cryptoagg/core';
 import { createDb, migrateLatest, resolveDatabase } from '@cryptoagg/db';
 import { Cron } from 'croner';
-import { config, inheritedEnvironment } from './config.js';
+import { config, inheritedEnvironment, localSubgraphUrls } from './config.js';
+import { FETCHER_MAIN, GATEWAY_MAIN } from './entry-points.js';
 import { prettyDestination, Supervisor } from './supervisor.js';
 
 /**
  * `npm start`: the whole system on one machine, each part in its own process
- * as in Kubernetes: migrations, then the coins and prices subgraphs, the
- * gateway, and the fetcher on its schedule (first run at start-up). With no DATABASE_URL an embedded PostgreSQL keeps its data under
- * .data/. Ctrl-C or SIGTERM stops everything.
+ * as in Kubernetes: migrations, then the subgraphs of the manifest
+ * (schema/subgraphs.yaml), the gateway, and the fetcher on its schedule (first
+ * run at start-up). With no DATABASE_URL an embedded PostgreSQL keeps its data
+ * under .data/. Ctrl-C or SIGTERM stops everything.
  */
 const GRACE_MS = 10_000;
 const logger = createLogger('start', config.LOG_LEVEL, prettyDestination());
@@ -25,24 +27,18 @@ try {
 
 const env = {
   // The gateway finds the subgraphs on this machine unless told otherwise.
-  COINS_URL: `http://127.0.0.1:${config.COINS_PORT}/graphql`,
-  PRICES_URL: `http://127.0.0.1:${config.PRICES_PORT}/graphql`,
+  ...localSubgraphUrls(),
   ...inheritedEnvironment(),
   DATABASE_URL: database.url,
   MIGRATE_ON_START: 'false',
 };
 const supervisor = new Supervisor(logger);
 
-for (const [name, entry] of [
-  ['coins', 'subgraphs/coins/src/main.ts'],
-  ['prices', 'subgraphs/prices/src/main.ts'],
-  ['gateway', 'gateway/src/main.ts'],
-] as const) {
-  supervisor.service({ name, entry, env });
-}
+for (const { name, main } of subgraphs()) supervisor.service({ name, entry: main, env });
+supervisor.service({ name: 'gateway', entry: GATEWAY_MAIN, env });
 
 const fetchJob = new Cron(config.FETCH_SCHEDULE, { protect: true }, async () => {
-  const code = await supervisor.job({ name: 'fetcher', entry: 'jobs/fetcher/src/main.ts', env });
+  const code = await supervisor.job({ name: 'fetcher', entry: FETCHER_MAIN, env });
   if (code !== 0 && code !== null) logger.warn(`fetch run failed (exit ${code}); the API keeps serving the stored data`);
 });
 void fetchJob.trigger();

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Logger } from '@cryptoagg/core';
-import { REPO_ROOT } from '@cryptoagg/db';
+import { REPO_ROOT, type Logger } from '@cryptoagg/core';
 import { PinoPretty, prettyFactory } from 'pino-pretty';
 
 export interface ProcessSpec {

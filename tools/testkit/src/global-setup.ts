@@ -1,10 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startEmbeddedPostgres } from '@cryptoagg/db';
 import type { TestProject } from 'vitest/node';
-import { freePort } from './ports.js';
+import { startScratchPostgres } from './postgres.js';
 import { startRedisServer } from './redis.js';
 
 declare module 'vitest' {
@@ -26,14 +22,9 @@ const onPath = (command: string) => spawnSync('sh', ['-c', `command -v ${command
  */
 export default async function setup(project: TestProject) {
   const cleanups: (() => Promise<void> | void)[] = [];
-  const scratch = mkdtempSync(path.join(tmpdir(), 'cryptoagg-test-'));
-  // As root, the embedded server runs as the `postgres` user, which must reach its data folder.
-  chmodSync(scratch, 0o755);
-  cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
-
   let adminDatabaseUrl = process.env.DATABASE_URL ?? '';
   if (!adminDatabaseUrl) {
-    const server = await startEmbeddedPostgres({ dataDir: path.join(scratch, 'pg'), port: await freePort(), persistent: false });
+    const server = await startScratchPostgres('test');
     cleanups.unshift(() => server.stop());
     adminDatabaseUrl = server.url;
   }

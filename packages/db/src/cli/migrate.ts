@@ -1,4 +1,4 @@
-import { createLogger, env, loadConfig } from '@cryptoagg/core';
+import { createLogger, env, loadConfig, requiredInProduction } from '@cryptoagg/core';
 import { z } from 'zod';
 import { createDb } from '../knex.js';
 import { migrateLatest, migrateRollback, migrateRollbackAll } from '../migrations.js';
@@ -11,8 +11,7 @@ const config = loadConfig(
       LOG_LEVEL: env.logLevel,
       NODE_ENV: env.nodeEnv,
     })
-    // The image has no embedded PostgreSQL (a dev dependency): say what is missing instead of failing on a module.
-    .refine((e) => e.NODE_ENV !== 'production' || e.DATABASE_URL !== undefined, { path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' }),
+    .refine(...requiredInProduction.DATABASE_URL),
 );
 const logger = createLogger('migrate', config.LOG_LEVEL);
 

@@ -1,6 +1,5 @@
 import { badInput, parseDateTime, possibleId, quoteCurrency } from '@cryptoagg/graphql';
 import type { CoinResolvers } from '../__generated__/resolvers-types.js';
-import { quoteKey } from '../context.js';
 import { historyPoints } from '../data.js';
 import type { HistoryPointModel } from '../models.js';
 
@@ -11,7 +10,7 @@ export const Coin: CoinResolvers = {
   // an id at all (a representation sent straight to the subgraph may carry any JSON) is no coin.
   __resolveReference: ({ id }: { id: unknown }) => (typeof id === 'string' ? { id } : null),
 
-  quote: ({ id }, { currency }, context) => context.quote.load(quoteKey(quoteCurrency(currency, context.currencies), id)),
+  quote: ({ id }, { currency }, context) => context.quote.load({ currency: quoteCurrency(currency, context.currencies), coinId: id }),
 
   history: async ({ id }, args, context) => {
     const currency = quoteCurrency(args.currency, context.currencies);

@@ -1,6 +1,5 @@
 import { decodeCursor, encodeCursor, pageSize, quoteCurrency } from '@cryptoagg/graphql';
 import type { QueryResolvers } from '../__generated__/resolvers-types.js';
-import { quoteKey } from '../context.js';
 import { fetchStatus, marketsPage } from '../data.js';
 import type { FetchStatusModel, MarketPage } from '../models.js';
 
@@ -14,7 +13,7 @@ export const Query: QueryResolvers = {
     const page = await context.services.cache.get<MarketPage>(key, () => marketsPage(context.services.db, code, size, position));
     const edges = page.rows.map((row) => {
       // The page already holds each coin's quote in this currency: Coin.quote needs no second lookup.
-      context.quote.prime(quoteKey(code, row.coin_id), row);
+      context.quote.prime({ currency: code, coinId: row.coin_id }, row);
       return { cursor: encodeCursor({ rank: row.market_cap_rank, id: row.coin_id }), node: { id: row.coin_id } };
     });
     return {

@@ -3,9 +3,10 @@ import { historyPoints } from '../../subgraphs/prices/src/data.js';
 import type { HistoryPointModel, Interval } from '../../subgraphs/prices/src/models.js';
 
 /**
- * The history SQL's before and after, for bench/history.ts.
+ * The history SQL the product used before, kept to measure old against new
+ * (bench/history.ts).
  *
- * The per-bucket primary-key probe for HOUR and DAY was prototyped here and
+ * The per-bucket primary-key probe for HOUR and DAY was tried here first and
  * has since been adopted by the product (subgraphs/prices/src/data.ts,
  * commit 841a94a). What this file keeps is the SQL it replaced: DISTINCT ON
  * over every snapshot of the range (a year of DAY reads and sorts ~105,000
