@@ -9,7 +9,14 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts', 'jobs/*/test/**/*.test.ts', 'subgraphs/*/test/**/*.test.ts', 'gateway/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'tools/*/test/**/*.test.ts',
+      'jobs/*/test/**/*.test.ts',
+      'subgraphs/*/test/**/*.test.ts',
+      'gateway/test/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     globalSetup: ['tools/testkit/src/global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,

@@ -48,7 +48,10 @@ function cases(): Case[] {
   return [
     { name: 'Markets first 100 (warm cache)', body: body('Markets', { currency: 'usd', first: 100 }) },
     { name: 'CoinDetail', body: body('CoinDetail', { id: 'bitcoin', currency: 'usd' }) },
-    { name: 'CoinHistory 30 days HOUR', body: body('CoinHistory', { id: 'bitcoin', currency: 'usd', from: from.toISOString(), to: to.toISOString(), interval: 'HOUR' }) },
+    {
+      name: 'CoinHistory 30 days HOUR',
+      body: body('CoinHistory', { id: 'bitcoin', currency: 'usd', from: from.toISOString(), to: to.toISOString(), interval: 'HOUR' }),
+    },
     {
       name: 'Markets first 100 (cold cache)',
       body: body('Markets', { currency: 'usd', first: 100 }),
@@ -153,7 +156,10 @@ export interface GatewayBenchResult {
   rssMb: Record<string, number>;
 }
 
-export async function gatewayBench({ seconds = 8, adminDatabaseUrl }: { seconds?: number; adminDatabaseUrl?: string | undefined } = {}): Promise<GatewayBenchResult> {
+export async function gatewayBench({
+  seconds = 8,
+  adminDatabaseUrl,
+}: { seconds?: number; adminDatabaseUrl?: string | undefined } = {}): Promise<GatewayBenchResult> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'cryptoagg-bench-gw-'));
   const runs: Run[] = [];
   const record = (target: string, c: Case, r: Omit<Run, 'target' | 'case'>) => runs.push({ target, case: c.name, ...r });

@@ -127,9 +127,7 @@ const coinId = (n: number) => `bench-coin-${String(n).padStart(3, '0')}`;
 function coinHistoryDocument(): string {
   // The contract's pinned copy.
   const document = parse(readContractOperations());
-  const operation = document.definitions.find(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === 'CoinHistory',
-  );
+  const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === 'CoinHistory');
   if (!operation) throw new Error('schema/contract/operations.graphql has no CoinHistory operation');
   return print(operation);
 }
@@ -213,7 +211,12 @@ async function generate(url: string, coins: number, from: Date, to: Date, budget
       await pool.query('analyze coins');
     });
     // Flush the load's dirty pages now, so the checkpointer does not write gigabytes in the background of the measurements.
-    const checkpoint = await timed(() => pool.query('checkpoint').then(() => true, () => false));
+    const checkpoint = await timed(() =>
+      pool.query('checkpoint').then(
+        () => true,
+        () => false,
+      ),
+    );
     const { rows: sizes } = await pool.query<{ table_bytes: string; index_bytes: string; partitions: number }>(
       `select sum(pg_table_size(i.inhrelid))::bigint as table_bytes, sum(pg_indexes_size(i.inhrelid))::bigint as index_bytes,
               count(*) filter (where c.reltuples > 0)::int as partitions
@@ -280,7 +283,13 @@ async function pricesEntities(pricesUrl: string, id: string, c: Case): Promise<n
     headers: { 'content-type': 'application/json', [SUBGRAPH_SECRET_HEADER]: SUBGRAPH_SECRET },
     body: JSON.stringify({
       query: ENTITIES_DOCUMENT,
-      variables: { representations: [{ __typename: 'Coin', id }], currency: CURRENCY, from: c.from.toISOString(), to: c.to.toISOString(), interval: c.interval },
+      variables: {
+        representations: [{ __typename: 'Coin', id }],
+        currency: CURRENCY,
+        from: c.from.toISOString(),
+        to: c.to.toISOString(),
+        interval: c.interval,
+      },
     }),
     signal: AbortSignal.timeout(30_000),
   });
@@ -350,7 +359,9 @@ export async function historyBenchmark(options: HistoryOptions = {}): Promise<Hi
     const generated = await generate(database.url, coins, from, to, options.generationBudgetMs ?? 150_000);
     const days = Math.round((to.getTime() - generated.from.getTime()) / DAY_MS);
     if (!generated.complete) {
-      notes.push(`the generation budget ran out: measured on ${days} days (${generated.rows} rows), not the ${requestedDays} asked for; nothing is extrapolated`);
+      notes.push(
+        `the generation budget ran out: measured on ${days} days (${generated.rows} rows), not the ${requestedDays} asked for; nothing is extrapolated`,
+      );
     }
 
     const cases: Case[] = [
@@ -412,11 +423,19 @@ export async function historyBenchmark(options: HistoryOptions = {}): Promise<Hi
     ];
     for (const c of cases) {
       const query = { coinId: planId, currency: CURRENCY, from: c.from, to: c.to, interval: c.interval };
-      plans.push(`==== product: ${c.name} (coin ${planId}, ${c.from.toISOString()} .. ${c.to.toISOString()})`, await explain(db, client, (k) => historyPoints(k, query, MAX_POINTS)), '');
+      plans.push(
+        `==== product: ${c.name} (coin ${planId}, ${c.from.toISOString()} .. ${c.to.toISOString()})`,
+        await explain(db, client, (k) => historyPoints(k, query, MAX_POINTS)),
+        '',
+      );
     }
     for (const c of cases.filter((x) => x.interval !== 'RAW')) {
       const query = { coinId: planId, currency: CURRENCY, from: c.from, to: c.to, interval: c.interval };
-      plans.push(`==== previous (DISTINCT ON): ${c.name} (coin ${planId})`, await explain(db, client, (k) => historyPointsDistinctOn(k, query, MAX_POINTS)), '');
+      plans.push(
+        `==== previous (DISTINCT ON): ${c.name} (coin ${planId})`,
+        await explain(db, client, (k) => historyPointsDistinctOn(k, query, MAX_POINTS)),
+        '',
+      );
     }
     mkdirSync(path.dirname(plansPath), { recursive: true });
     writeFileSync(plansPath, `${plans.join('\n')}\n`);

@@ -182,7 +182,14 @@ async function fetchPages(baseUrl: string, currencies: string[], maxCoins: numbe
   let items = 0;
   for (const currency of currencies) {
     for (let page = 1; page <= Math.ceil(maxCoins / PAGE_SIZE); page += 1) {
-      const query = new URLSearchParams({ vs_currency: currency, order: 'market_cap_desc', per_page: String(PAGE_SIZE), page: String(page), sparkline: 'false', price_change_percentage: '24h' });
+      const query = new URLSearchParams({
+        vs_currency: currency,
+        order: 'market_cap_desc',
+        per_page: String(PAGE_SIZE),
+        page: String(page),
+        sparkline: 'false',
+        price_change_percentage: '24h',
+      });
       const response = await fetch(`${baseUrl}/coins/markets?${query.toString()}`);
       const data = (await response.json()) as unknown[];
       items += data.length;
@@ -339,12 +346,14 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
       if (rep <= 1) latestDigests.add(await digest(client, 'latest_quotes'));
 
       const steady = await write(round1);
-      if (steady.value.snapshotsInserted !== newInRound1) throw new Error(`the steady-state writeRun stored ${steady.value.snapshotsInserted} snapshots, expected ${newInRound1}`);
+      if (steady.value.snapshotsInserted !== newInRound1)
+        throw new Error(`the steady-state writeRun stored ${steady.value.snapshotsInserted} snapshots, expected ${newInRound1}`);
       keep('writeRunSteady', steady.ms);
 
       await truncate();
       const previous = await write(round0, writeRunTwoStatements);
-      if (previous.value.snapshotsInserted !== rows) throw new Error(`the previous writeRun stored ${previous.value.snapshotsInserted} snapshots, expected ${rows}`);
+      if (previous.value.snapshotsInserted !== rows)
+        throw new Error(`the previous writeRun stored ${previous.value.snapshotsInserted} snapshots, expected ${rows}`);
       keep('previousTwoStatements', previous.ms);
       if (rep <= 1) digests.add(await digest(client));
       if (rep <= 1) latestDigests.add(await digest(client, 'latest_quotes'));
@@ -407,14 +416,23 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
     const measures = {
       run: measure(samples.run, rows),
       runStorePhase: measure(samples.runStorePhase, rows),
-      runFetchPhase: measure(samples.run.map((ms, i) => ms - (samples.runStorePhase[i] ?? 0)), rows),
+      runFetchPhase: measure(
+        samples.run.map((ms, i) => ms - (samples.runStorePhase[i] ?? 0)),
+        rows,
+      ),
       upstreamOnly: measure(samples.upstreamOnly, rows),
       writeRun: measure(samples.writeRun, rows),
       writeRunSteady: measure(samples.writeRunSteady, rows),
       copySnapshots: measure(samples.copySnapshots, rows),
       copyAllTables: measure(samples.copyAllTables, rows),
       copyPsql: psql
-        ? { ...measure(samples.copyPsqlGross.map((gross, i) => gross - (samples.psqlStartup[i] ?? 0)), rows), psqlStartupMs: round(median(samples.psqlStartup), 1) }
+        ? {
+            ...measure(
+              samples.copyPsqlGross.map((gross, i) => gross - (samples.psqlStartup[i] ?? 0)),
+              rows,
+            ),
+            psqlStartupMs: round(median(samples.psqlStartup), 1),
+          }
         : null,
       firstRunMs,
     };
@@ -454,9 +472,7 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
       digest: [...digests][0] ?? '',
       measures,
       breakdown: {
-        writeRun: Object.fromEntries(
-          [...new Set(parts.writeRun.flatMap((p) => Object.keys(p)))].map((name) => [name, medianOf(parts.writeRun, name)]),
-        ),
+        writeRun: Object.fromEntries([...new Set(parts.writeRun.flatMap((p) => Object.keys(p)))].map((name) => [name, medianOf(parts.writeRun, name)])),
         copyAllTables: {
           coins: medianOf(parts.copyAllTables, 'coins'),
           snapshots: medianOf(parts.copyAllTables, 'snapshots'),

@@ -51,7 +51,10 @@ function gatewaySection(g: GatewayBenchResult): string {
     '',
     '| case | ours / floor | ours / peer | ours / stock |',
     '| --- | --- | --- | --- |',
-    ...Object.entries(g.ratios).map(([name, r]) => `| ${name} | ${f(r.oursToFloor, 3)} | ${r.oursToPeer === null ? 'n/a' : f(r.oursToPeer, 2)} | ${r.oursToStock === null ? 'n/a' : f(r.oursToStock, 2)} |`),
+    ...Object.entries(g.ratios).map(
+      ([name, r]) =>
+        `| ${name} | ${f(r.oursToFloor, 3)} | ${r.oursToPeer === null ? 'n/a' : f(r.oursToPeer, 2)} | ${r.oursToStock === null ? 'n/a' : f(r.oursToStock, 2)} |`,
+    ),
     '',
     `- Markets warm at least 50% of the floor: ${yes((markets?.oursToFloor ?? 0) >= 0.5)} (${f(markets?.oursToFloor ?? Number.NaN, 3)}); at least 1.5x the peer: ${yes((markets?.oursToPeer ?? 0) >= 1.5)} (${f(markets?.oursToPeer ?? Number.NaN, 2)}).`,
     `- p99 at half the maximum rate (${f(g.halfRate.rate, 0)} req/s): ${g.halfRate.p99} ms, target under 20 ms: ${yes(g.halfRate.p99 < 20)}.`,
@@ -62,7 +65,8 @@ function gatewaySection(g: GatewayBenchResult): string {
 
 function ingestSection(i: IngestResult): string {
   const m = i.measures;
-  const row = (name: string, x: { ms: number; rowsPerSecond: number } | null) => (x ? `| ${name} | ${f(x.ms)} | ${f(x.rowsPerSecond, 0)} |` : `| ${name} | n/a | n/a |`);
+  const row = (name: string, x: { ms: number; rowsPerSecond: number } | null) =>
+    x ? `| ${name} | ${f(x.ms)} | ${f(x.rowsPerSecond, 0)} |` : `| ${name} | n/a | n/a |`;
   const ratio = m.writeRun.rowsPerSecond / m.copySnapshots.rowsPerSecond;
   const ratioAll = m.copyAllTables.ms / m.writeRun.ms;
   return [

@@ -23,7 +23,10 @@ export const memoryRecovered = (m: { baseline: number; after: number }) => m.aft
 
 const QUERIES = [
   { query: '{ markets(first: 20) { totalCount edges { node { id name quote { price } } } } }', check: (d: Record<string, unknown>) => 'markets' in d },
-  { query: '{ coin(id: "bitcoin") { name description quote(currency: "eur") { price } } }', check: (d: Record<string, unknown>) => (d.coin as { name?: string } | null)?.name === 'Bitcoin' },
+  {
+    query: '{ coin(id: "bitcoin") { name description quote(currency: "eur") { price } } }',
+    check: (d: Record<string, unknown>) => (d.coin as { name?: string } | null)?.name === 'Bitcoin',
+  },
   { query: '{ coins(search: "bit", first: 5) { totalCount } }', check: (d: Record<string, unknown>) => 'coins' in d },
   { query: '{ fetchStatus { coinsUpdated } }', check: (d: Record<string, unknown>) => 'fetchStatus' in d },
 ];

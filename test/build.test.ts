@@ -58,7 +58,13 @@ afterAll(async () => {
 describe('the compiled bundles the images run', () => {
   it('run in what the runtime stage copies: the bundles, production dependencies, schema/ (SDL, subgraph manifest, contract operations) and the supergraph', () => {
     expect(readdirSync(app).sort()).toEqual(['dist', 'gateway', 'node_modules', 'package.json', 'schema']);
-    for (const file of ['schema/subgraphs.yaml', 'schema/coins.graphql', 'schema/prices.graphql', 'schema/contract/operations.graphql', 'gateway/supergraph.graphql']) {
+    for (const file of [
+      'schema/subgraphs.yaml',
+      'schema/coins.graphql',
+      'schema/prices.graphql',
+      'schema/contract/operations.graphql',
+      'gateway/supergraph.graphql',
+    ]) {
       expect(existsSync(path.join(app, file)), file).toBe(true);
     }
   });
@@ -104,7 +110,7 @@ describe('the compiled bundles the images run', () => {
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ query: '{ coin(id: "bitcoin") { name quote { currency } } }' }),
           });
-          return (await res.json());
+          return await res.json();
         } catch {
           return undefined;
         }
@@ -121,7 +127,18 @@ describe('the Dockerfile', () => {
   const stages = [...dockerfile.matchAll(/^FROM (\S+) AS (\S+)$/gm)].map((m) => [m[1], m[2]]);
 
   it('has a target per service on a pinned node:24 slim base, running compiled JS as a non-root user', () => {
-    expect(stages.map(([, name]) => name)).toEqual(['base', 'manifests', 'build', 'production-dependencies', 'runtime', 'gateway', 'coins', 'prices', 'fetcher', 'migrate']);
+    expect(stages.map(([, name]) => name)).toEqual([
+      'base',
+      'manifests',
+      'build',
+      'production-dependencies',
+      'runtime',
+      'gateway',
+      'coins',
+      'prices',
+      'fetcher',
+      'migrate',
+    ]);
     // The tag, and the digest .github/workflows/pin-images.yml adds.
     for (const [base, name] of stages) if (name === 'base') expect(base).toMatch(/^node:24\.\d+\.\d+-slim(@sha256:[0-9a-f]{64})?$/);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);

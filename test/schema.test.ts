@@ -30,8 +30,7 @@ describe('schema-first artefacts are up to date with schema/', () => {
   });
 
   it('composition fails loudly, naming the problem', () => {
-    const broken = (name: string) =>
-      name === 'prices' ? schemaFile('prices').replace('type PageInfo @shareable {', 'type PageInfo {') : schemaFile(name);
+    const broken = (name: string) => (name === 'prices' ? schemaFile('prices').replace('type PageInfo @shareable {', 'type PageInfo {') : schemaFile(name));
     expect(() => composeSupergraph(broken)).toThrow(CompositionError);
     expect(() => composeSupergraph(broken)).toThrow(/PageInfo\.hasNextPage.*(shareable|resolved by multiple)/s);
   });

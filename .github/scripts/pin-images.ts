@@ -101,7 +101,7 @@ function kustomizeSites(root: string): PinSite[] {
     .filter((file) => path.basename(file) === 'kustomization.yaml')
     .sort()
     .flatMap((file) => {
-      const images = ((parseDocument(readFileSync(file, 'utf8')).toJS() as { images?: KustomizeImage[] } | null)?.images ?? []);
+      const images = (parseDocument(readFileSync(file, 'utf8')).toJS() as { images?: KustomizeImage[] } | null)?.images ?? [];
       return images
         .filter((i) => i.name !== undefined && !(i.newName ?? i.name).startsWith(OWN_IMAGES) && i.newTag !== undefined)
         .map((i) => ({
@@ -127,7 +127,8 @@ function cnpgSites(root: string): PinSite[] {
       parseAllDocuments(readFileSync(file, 'utf8')).flatMap((doc) => {
         if (!('toJS' in doc) || !isCluster(doc)) return [];
         const image = doc.getIn(['spec', 'imageName']);
-        if (typeof image !== 'string') throw new Error(`${path.relative(root, file)}: a Cluster without spec.imageName (the operator's default moves with the operator)`);
+        if (typeof image !== 'string')
+          throw new Error(`${path.relative(root, file)}: a Cluster without spec.imageName (the operator's default moves with the operator)`);
         const { name, tag, digest } = splitReference(image);
         if (tag === undefined) throw new Error(`${path.relative(root, file)}: imageName ${image} has no tag to pin`);
         return [{ file: path.relative(root, file), kind: 'cnpg' as const, reference: `${name}:${tag}`, ...(digest === undefined ? {} : { digest }) }];

@@ -65,9 +65,7 @@ class CopyIn implements pg.Submittable {
 /** Runs `sql` (a `COPY ... FROM STDIN`) with `data` in COPY's text format; resolves with the row count. */
 export function copyFrom(client: pg.ClientBase, sql: string, data: string | Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
-    client.query(
-      new CopyIn(sql, typeof data === 'string' ? Buffer.from(data) : data, (error, rows) => (error ? reject(error) : resolve(rows))),
-    );
+    client.query(new CopyIn(sql, typeof data === 'string' ? Buffer.from(data) : data, (error, rows) => (error ? reject(error) : resolve(rows))));
   });
 }
 

@@ -333,7 +333,10 @@ const tokenLimitPlugin: ApolloServerPlugin<BaseContext> = {
       willSendResponse: ({ source, errors, response }) => {
         const parseFailed = errors?.length === 1 && errors[0]?.extensions.code === 'GRAPHQL_PARSE_FAILED';
         if (parseFailed && source !== undefined && overTokenLimit(source)) {
-          response.body = { kind: 'single', singleResult: { errors: [{ message: `Token limit of ${MAX_TOKENS} exceeded.`, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] } };
+          response.body = {
+            kind: 'single',
+            singleResult: { errors: [{ message: `Token limit of ${MAX_TOKENS} exceeded.`, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] },
+          };
           response.http.status = 400;
         }
         return Promise.resolve();

@@ -38,17 +38,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const supergraphSdl = readFileSync(SUPERGRAPH_PATH, 'utf8');
   // Freshness comes from the subgraph that answers fetchStatus, whichever the supergraph says that is.
   const statusUrl = config.subgraphUrls.get(resolvingSubgraph(supergraphSdl, 'Query', 'fetchStatus') ?? '');
-  registerGatewayMetrics(registry, () =>
-    statusUrl ? fetchFreshness(statusUrl, secretHeaders(config.subgraphSecret)) : Promise.resolve(null),
-  );
+  registerGatewayMetrics(registry, () => (statusUrl ? fetchFreshness(statusUrl, secretHeaders(config.subgraphSecret)) : Promise.resolve(null)));
   const limits = documentLimits(supergraphSdl);
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name, url }) =>
-      new SubgraphDataSource(
-        { name, url: config.subgraphUrls.get(name) ?? url ?? '', secret: config.subgraphSecret },
-        fetchDuration,
-      ),
+      new SubgraphDataSource({ name, url: config.subgraphUrls.get(name) ?? url ?? '', secret: config.subgraphSecret }, fetchDuration),
     logger,
   });
   const service = await startService<BaseContext>(
@@ -67,9 +62,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
           plugins: [...plugins, ...limits.plugins],
         }),
       context: () => Promise.resolve({}),
-      readiness: Object.fromEntries(
-        [...config.subgraphUrls].map(([name, url]) => [name, () => answers(url, config.subgraphSecret)]),
-      ),
+      readiness: Object.fromEntries([...config.subgraphUrls].map(([name, url]) => [name, () => answers(url, config.subgraphSecret)])),
       extraGraphqlPaths: ['/'],
       ...(config.responseCacheTtlMs > 0
         ? { responseCache: { ttlMs: config.responseCacheTtlMs, maxBytes: config.responseCacheMaxBytes, maxAnswerBytes: config.responseCacheMaxAnswerBytes } }

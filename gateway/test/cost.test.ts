@@ -43,9 +43,7 @@ const cost = (model: CostModel, query: string, variables: Record<string, unknown
  */
 function bruteForce(document: DocumentNode, variables: Record<string, unknown>): number {
   const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
-  const fragments = new Map(
-    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
-  );
+  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
   const isInt = (v: unknown): v is number => Number.isInteger(v) && Math.abs(v as number) <= 2 ** 31 - 1;
   const first = (field: FieldNode, fallback: number): number => {
     const value = field.arguments?.find((a) => a.name.value === 'first')?.value;
@@ -216,7 +214,9 @@ describe('a list field that exists only in a test SDL', () => {
         book: [Trade!]! @listSize(assumedSize: 400)
       }`;
     const { supergraphSdl } = composeSupergraph((name) => (name === 'prices' ? withTrades : readSdl(subgraph(name))));
-    expect(supergraphSdl).toMatch(/trades\(.*\): \[Trade!\]! @join__field\(graph: PRICES\) @listSize\(slicingArguments: \["last"\], requireOneSlicingArgument: false\) @cost\(weight: 3\)/s);
+    expect(supergraphSdl).toMatch(
+      /trades\(.*\): \[Trade!\]! @join__field\(graph: PRICES\) @listSize\(slicingArguments: \["last"\], requireOneSlicingArgument: false\) @cost\(weight: 3\)/s,
+    );
     const model = createCostModel(supergraphSdl);
     expect(cost(model, '{ coin(id: "bitcoin") { trades { price } } }')).toBe(20 * 3);
     expect(cost(model, 'query($k: Int) { coin(id: "bitcoin") { trades(last: $k) { price } } }', { k: 5 })).toBe(15);

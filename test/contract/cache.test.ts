@@ -2,7 +2,19 @@ import { randomBytes } from 'node:crypto';
 import type { FetchRunRow, QuoteRow } from '@cryptoagg/db';
 import { startFakeCoinGecko, type FakeCoinGecko, type MarketItem } from '@cryptoagg/fake-upstream';
 import type { RunningService } from '@cryptoagg/http';
-import { type Api, createTestDatabase, gql, type GraphQLResponse, metric, OPERATIONS, type RedisServer, runScript, startApi, startRedisServer, type TestDatabase } from '@cryptoagg/testkit';
+import {
+  type Api,
+  createTestDatabase,
+  gql,
+  type GraphQLResponse,
+  metric,
+  OPERATIONS,
+  type RedisServer,
+  runScript,
+  startApi,
+  startRedisServer,
+  type TestDatabase,
+} from '@cryptoagg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -155,10 +167,7 @@ function expectedCost(op: Operation, state: 'cold' | 'warm' | 'down'): Usage {
 }
 
 /** One request through the gateway, with its duration and what it cost each subgraph. */
-async function measure<T = Record<string, unknown>>(
-  api: Api,
-  { name, variables }: Operation,
-): Promise<{ res: GraphQLResponse<T>; ms: number; cost: Usage }> {
+async function measure<T = Record<string, unknown>>(api: Api, { name, variables }: Operation): Promise<{ res: GraphQLResponse<T>; ms: number; cost: Usage }> {
   const before = await usage(api);
   const started = performance.now();
   const res = await gql<T>(api.url, OPERATIONS, variables, name);
@@ -216,9 +225,7 @@ async function withApis<T>(modes: Mode[], use: (apis: TestApi[]) => Promise<T>):
 
 /** The contract's order: market-cap rank ascending, unranked last, then id (byte-wise). */
 function listingOrder(items: MarketItem[]): MarketItem[] {
-  return [...items].sort(
-    (a, b) => (a.market_cap_rank ?? Infinity) - (b.market_cap_rank ?? Infinity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
+  return [...items].sort((a, b) => (a.market_cap_rank ?? Infinity) - (b.market_cap_rank ?? Infinity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 interface Quote {

@@ -44,17 +44,17 @@ describe('bad input gets BAD_USER_INPUT naming the argument and what is allowed'
     ['Markets', { first: 251 }, 'first: must be between 1 and 250, got 251'],
     ['SearchCoins', { first: -5 }, 'first: must be between 1 and 250, got -5'],
     ['Markets', { after: 'not-a-cursor' }, 'after: malformed cursor; pass the endCursor (or an edge cursor) of a previous page'],
-    ['SearchCoins', { after: Buffer.from('{"a":1}').toString('base64url') }, 'after: malformed cursor; pass the endCursor (or an edge cursor) of a previous page'],
+    [
+      'SearchCoins',
+      { after: Buffer.from('{"a":1}').toString('base64url') },
+      'after: malformed cursor; pass the endCursor (or an edge cursor) of a previous page',
+    ],
     [
       'CoinHistory',
       { ...HISTORY, from: '2025-02-10T00:00:00Z', to: '2025-02-01T00:00:00Z' },
       'from: must not be after to (from 2025-02-10T00:00:00.000Z, to 2025-02-01T00:00:00.000Z)',
     ],
-    [
-      'CoinHistory',
-      { ...HISTORY, from: 'yesterday' },
-      'from: must be an ISO-8601 date-time with an offset, like 2026-11-26T09:25:00Z; got "yesterday"',
-    ],
+    ['CoinHistory', { ...HISTORY, from: 'yesterday' }, 'from: must be an ISO-8601 date-time with an offset, like 2026-11-26T09:25:00Z; got "yesterday"'],
     [
       'CoinHistory',
       { ...HISTORY, to: '2025-02-10T00:00:00' },

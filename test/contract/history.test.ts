@@ -31,10 +31,9 @@ beforeAll(async () => {
     market_cap: price * 1000,
     total_volume: price === 3 ? null : price * 10,
   });
-  await t.db('quote_snapshots').insert([
-    ...USD.map(([time, price]) => snapshot('histcoin', 'usd', time, price)),
-    snapshot('histcoin', 'eur', '2026-01-01T00:10:00.000Z', 100),
-  ]);
+  await t
+    .db('quote_snapshots')
+    .insert([...USD.map(([time, price]) => snapshot('histcoin', 'usd', time, price)), snapshot('histcoin', 'eur', '2026-01-01T00:10:00.000Z', 100)]);
   // 10,001 one-minute snapshots: one more than a RAW answer may hold.
   await t.db.raw(
     `insert into quote_snapshots (coin_id, currency, last_updated, fetched_at, price)
@@ -72,7 +71,7 @@ describe('CoinHistory', () => {
     expect(await history({ from: '2026-01-01T00:00:00Z', to: '2026-01-03T00:00:00Z', interval: null })).toHaveLength(USD.length);
   });
 
-  it('HOUR: one point per UTC hour with data, the hour\'s last snapshot, timed at the hour', async () => {
+  it("HOUR: one point per UTC hour with data, the hour's last snapshot, timed at the hour", async () => {
     expect(await history({ from: '2026-01-01T00:00:00Z', to: '2026-01-02T23:59:59Z', interval: 'HOUR' })).toEqual([
       point('2026-01-01T00:00:00.000Z', 3),
       point('2026-01-01T01:00:00.000Z', 4),

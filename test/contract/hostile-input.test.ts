@@ -26,10 +26,7 @@ beforeAll(async () => {
     FETCH_METADATA_PER_RUN: '0',
   });
   expect(fetched.code, fetched.stdout + fetched.stderr).toBe(0);
-  [prod, dev] = await Promise.all([
-    startApi({ DATABASE_URL: t.url, NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET }),
-    startApi({ DATABASE_URL: t.url }),
-  ]);
+  [prod, dev] = await Promise.all([startApi({ DATABASE_URL: t.url, NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET }), startApi({ DATABASE_URL: t.url })]);
 });
 afterAll(async () => {
   await Promise.all([prod?.stop(), dev?.stop()]);
@@ -146,7 +143,10 @@ describe('values the database cannot hold', () => {
     const all = await ids([-(2 ** 31), '']);
     expect(all).toHaveLength(20);
     // Past every ranked coin: only the unranked ones follow.
-    const unranked = fake.markets('usd').filter((item) => item.market_cap_rank === null).map((item) => item.id);
+    const unranked = fake
+      .markets('usd')
+      .filter((item) => item.market_cap_rank === null)
+      .map((item) => item.id);
     expect(await ids([2 ** 31 - 1, ''])).toEqual(all?.filter((id) => unranked.includes(id)));
   });
 
@@ -177,11 +177,9 @@ describe('values the database cannot hold', () => {
   it('_entities sent straight to each subgraph answers such ids as unknown coins', async () => {
     const bitcoin = fake.markets('usd').find((item) => item.id === 'bitcoin')!;
     const representations = ['bitcoin\u0000', '\ud800', 'b'.repeat(201), 42, 'bitcoin'].map((id) => ({ __typename: 'Coin', id }));
-    const coins = await gql(
-      `${dev.service('coins').url}/graphql`,
-      'query($r: [_Any!]!) { _entities(representations: $r) { ... on Coin { id name } } }',
-      { r: representations },
-    );
+    const coins = await gql(`${dev.service('coins').url}/graphql`, 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Coin { id name } } }', {
+      r: representations,
+    });
     expect(coins).toEqual({ status: 200, data: { _entities: [null, null, null, null, { id: 'bitcoin', name: 'Bitcoin' }] } });
     const prices = await gql(
       `${dev.service('prices').url}/graphql`,

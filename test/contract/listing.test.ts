@@ -74,9 +74,7 @@ async function listing(currency: string): Promise<{ totalCount: number; ids: str
 
 /** The contract's order: market-cap rank ascending, unranked last, then id (byte-wise). */
 const listingOrder = (items: MarketItem[]): string[] =>
-  [...items]
-    .sort((a, b) => (a.market_cap_rank ?? Infinity) - (b.market_cap_rank ?? Infinity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((i) => i.id);
+  [...items].sort((a, b) => (a.market_cap_rank ?? Infinity) - (b.market_cap_rank ?? Infinity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((i) => i.id);
 
 describe('markets lists the newest run: the top FETCH_MAX_COINS as the upstream ranked them', () => {
   // One story in rounds: each step's expectations follow from the previous step's stored data.
@@ -188,17 +186,17 @@ describe('the markets query', () => {
       const later = await marketsPage(big.db, 'eur', 100, { rank: 1201, id: 'coin-1201' });
       big.db.off('query', capture);
 
-      const listedRanks = (from: number) => Array.from({ length: 3000 }, (_, i) => i + 1).filter((n) => n > from && n % 6 !== 0).slice(0, 100);
+      const listedRanks = (from: number) =>
+        Array.from({ length: 3000 }, (_, i) => i + 1)
+          .filter((n) => n > from && n % 6 !== 0)
+          .slice(0, 100);
       expect([first.totalCount, first.hasNextPage, later.totalCount]).toEqual([2500, true, 2500]);
       expect(first.rows.map((r) => r.market_cap_rank)).toEqual(listedRanks(0));
       expect(later.rows.map((r) => r.market_cap_rank)).toEqual(listedRanks(1201));
 
       expect(statements).toHaveLength(4);
       for (const { sql, bindings } of statements) {
-        const { rows } = await big.db.raw<{ rows: { 'QUERY PLAN': string }[] }>(
-          `explain ${sql.replace(/\$\d+/g, '?')}`,
-          bindings as readonly string[],
-        );
+        const { rows } = await big.db.raw<{ rows: { 'QUERY PLAN': string }[] }>(`explain ${sql.replace(/\$\d+/g, '?')}`, bindings as readonly string[]);
         const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
         expect(plan).not.toContain('Seq Scan');
         expect(plan).toContain('market_listings_pkey');

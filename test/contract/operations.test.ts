@@ -36,9 +36,7 @@ afterAll(async () => {
 
 /** The contract's order: market-cap rank ascending, unranked last, then id (byte-wise). */
 function listingOrder(items: MarketItem[]): MarketItem[] {
-  return [...items].sort(
-    (a, b) => (a.market_cap_rank ?? Infinity) - (b.market_cap_rank ?? Infinity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
+  return [...items].sort((a, b) => (a.market_cap_rank ?? Infinity) - (b.market_cap_rank ?? Infinity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 async function fetchedAt(coinId: string, currency: string): Promise<string> {
@@ -166,12 +164,13 @@ describe('the contract operations through the gateway', () => {
   it('SearchCoins: name or symbol, case-insensitive, in listing order, paged', async () => {
     const expected = listingOrder(fake.markets('usd')).filter((i) => /bit/i.test(i.name) || /bit/i.test(i.symbol));
     expect(expected.length).toBeGreaterThan(3);
-    const first = await gql<{ coins: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string }; edges: { node: { id: string; symbol: string; name: string; marketCapRank: number | null } }[] } }>(
-      api.url,
-      OPERATIONS,
-      { search: 'BiT', first: 2 },
-      'SearchCoins',
-    );
+    const first = await gql<{
+      coins: {
+        totalCount: number;
+        pageInfo: { hasNextPage: boolean; endCursor: string };
+        edges: { node: { id: string; symbol: string; name: string; marketCapRank: number | null } }[];
+      };
+    }>(api.url, OPERATIONS, { search: 'BiT', first: 2 }, 'SearchCoins');
     expect(first.errors).toBeUndefined();
     expect(first.data!.coins.totalCount).toBe(expected.length);
     expect(first.data!.coins.edges.map((e) => e.node)).toEqual(
@@ -206,10 +205,10 @@ describe('the contract operations through the gateway', () => {
     expect(fetched.code).toBe(0);
     const done = Date.now();
     await expect
-      .poll(
-        async () => (await gql<MarketsPage>(api.url, OPERATIONS, { currency: 'usd', first: 1 }, 'Markets')).data!.markets.edges[0]!.node.quote!.price,
-        { timeout: 5_000, interval: 100 },
-      )
+      .poll(async () => (await gql<MarketsPage>(api.url, OPERATIONS, { currency: 'usd', first: 1 }, 'Markets')).data!.markets.edges[0]!.node.quote!.price, {
+        timeout: 5_000,
+        interval: 100,
+      })
       .toBe(fresh.current_price);
     expect(Date.now() - done).toBeLessThan(5_000);
     const status = await gql<{ fetchStatus: { coinsUpdated: number; lastSuccessAt: string } }>(api.url, OPERATIONS, {}, 'FetchStatus');

@@ -44,7 +44,8 @@ it('the gateway answers a repeated query from its response cache, without asking
 
 it('still shows a new fetcher run within 5 seconds', async () => {
   const ask = async () =>
-    ((await gql<{ markets: { edges: { node: { quote: { price: number } } }[] } }>(api.url, OPERATIONS, { currency: 'usd', first: 1 }, 'Markets')).data?.markets.edges[0]?.node.quote.price);
+    (await gql<{ markets: { edges: { node: { quote: { price: number } } }[] } }>(api.url, OPERATIONS, { currency: 'usd', first: 1 }, 'Markets')).data?.markets
+      .edges[0]?.node.quote.price;
   await ask();
   fake.setRound(1);
   expect((await runScript('jobs/fetcher/src/main.ts', fetcherEnv())).code).toBe(0);

@@ -130,7 +130,10 @@ describe('npm run docs', () => {
     const { writeFileSync, mkdirSync } = await import('node:fs');
     const bad = path.join(scratch, 'bad');
     mkdirSync(bad, { recursive: true });
-    writeFileSync(path.join(bad, 'index.html'), '<link rel="stylesheet" href="https://cdn.example/x.css"><script src="//cdn.example/x.js"></script><a href="https://example.com">a link is fine</a><img src="data:,">');
+    writeFileSync(
+      path.join(bad, 'index.html'),
+      '<link rel="stylesheet" href="https://cdn.example/x.css"><script src="//cdn.example/x.js"></script><a href="https://example.com">a link is fine</a><img src="data:,">',
+    );
     writeFileSync(path.join(bad, 'a.css'), "@import 'https://fonts.googleapis.com/css?family=Inter'; .x { background: url(images/local.png) }");
     expect(externalAssets(bad)).toEqual([
       'a.css: css https://fonts.googleapis.com/css?family=Inter',

@@ -209,7 +209,10 @@ const CASES: Record<string, { policy: string; check: Check; expected: string[] }
   'hpa-with-replicas.yaml': {
     policy: 'hpaOwnsReplicas',
     check: policies.hpaOwnsReplicas,
-    expected: ['Deployment/gateway: sets replicas although HorizontalPodAutoscaler/gateway owns them', 'HorizontalPodAutoscaler/coins: target Deployment/coin is not in the render'],
+    expected: [
+      'Deployment/gateway: sets replicas although HorizontalPodAutoscaler/gateway owns them',
+      'HorizontalPodAutoscaler/coins: target Deployment/coin is not in the render',
+    ],
   },
   'no-graceful-stop.yaml': {
     policy: 'workloadShape',

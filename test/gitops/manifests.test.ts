@@ -36,7 +36,10 @@ describe.each(['dev', 'prod'])('overlay %s', (env) => {
       expect.arrayContaining(['Deployment/gateway', 'Deployment/coins', 'Deployment/prices', 'CronJob/fetcher', 'Job/migrate', 'StatefulSet/redis']),
     );
     if (env === 'dev') expect(names).toContain('StatefulSet/cryptoagg-db');
-    else expect(objects.map(id)).toEqual(expect.arrayContaining(['Cluster/cryptoagg-db', 'ObjectStore/cryptoagg-db-backups', 'ScheduledBackup/cryptoagg-db-nightly', 'Ingress/gateway']));
+    else
+      expect(objects.map(id)).toEqual(
+        expect.arrayContaining(['Cluster/cryptoagg-db', 'ObjectStore/cryptoagg-db-backups', 'ScheduledBackup/cryptoagg-db-nightly', 'Ingress/gateway']),
+      );
     expect(new Set(objects.map((o) => o.metadata.namespace))).toEqual(new Set([`cryptoagg-${env}`]));
   });
 
@@ -108,7 +111,9 @@ describe('overlay specifics', () => {
     expect(get(cluster, 'spec', 'instances')).toBe(3);
     expect(get(cluster, 'spec', 'affinity', 'podAntiAffinityType')).toBe('required');
     expect(get(cluster, 'spec', 'backup')).toBeUndefined();
-    expect(get(cluster, 'spec', 'plugins')).toEqual([{ name: 'barman-cloud.cloudnative-pg.io', isWALArchiver: true, parameters: { barmanObjectName: 'cryptoagg-db-backups' } }]);
+    expect(get(cluster, 'spec', 'plugins')).toEqual([
+      { name: 'barman-cloud.cloudnative-pg.io', isWALArchiver: true, parameters: { barmanObjectName: 'cryptoagg-db-backups' } },
+    ]);
     const store = find(prod, 'ObjectStore', 'cryptoagg-db-backups');
     expect(get(store, 'spec', 'configuration', 'destinationPath')).toBe('s3://cryptoagg-prod-backups/postgres');
     expect(get(store, 'spec', 'retentionPolicy')).toBe('30d');
@@ -149,7 +154,9 @@ describe('overlay specifics', () => {
       );
     }
     const everywhere = [...(renders.dev ?? []), ...(renders.prod ?? [])];
-    expect(everywhere.filter((o) => o.kind === 'PrometheusRule').map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual(['cryptoagg-prod/crypto-aggregator']);
+    expect(everywhere.filter((o) => o.kind === 'PrometheusRule').map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+      'cryptoagg-prod/crypto-aggregator',
+    ]);
     const dashboards = everywhere.filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1');
     expect(dashboards.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual(['cryptoagg-prod/crypto-aggregator-dashboard']);
   });
@@ -162,12 +169,18 @@ describe('overlay specifics', () => {
       for (const env of ['dev', 'prod']) {
         const file = path.join(scratch, 'gitops/overlays', env, 'kustomization.yaml');
         const kustomization = parseYaml(readFileSync(file, 'utf8')) as { components?: string[] };
-        expect(kustomization.components?.some((c) => c.endsWith('components/monitoring')), env).toBe(true);
+        expect(
+          kustomization.components?.some((c) => c.endsWith('components/monitoring')),
+          env,
+        ).toBe(true);
         delete kustomization.components;
         writeFileSync(file, stringifyYaml(kustomization));
         const objects = parseObjects(execFileSync('kubectl', ['kustomize', path.dirname(file)], { encoding: 'utf8' }), `${env} without monitoring`);
         expect(objects.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/')).map(id), env).toEqual([]);
-        expect(workloads(objects).map((w) => w.id), env).toEqual(expect.arrayContaining(['Deployment/gateway', 'StatefulSet/redis']));
+        expect(
+          workloads(objects).map((w) => w.id),
+          env,
+        ).toEqual(expect.arrayContaining(['Deployment/gateway', 'StatefulSet/redis']));
         for (const [name, policy] of Object.entries(RENDER_POLICIES)) expect(policy(objects), `${env}: ${name}`).toEqual([]);
         expect(argoProjectPermits(argo)(objects), env).toEqual([]);
       }
@@ -187,11 +200,18 @@ describe('the restore drill of docs/deployment.md', () => {
     expect(await schemaViolations(drill)).toEqual([]);
     const prod = renders.prod ?? [];
     const store = find(drill, 'ObjectStore', 'cryptoagg-db-backups');
-    expect(get(store, 'spec', 'configuration', 'destinationPath')).toBe(get(find(prod, 'ObjectStore', 'cryptoagg-db-backups'), 'spec', 'configuration', 'destinationPath'));
+    expect(get(store, 'spec', 'configuration', 'destinationPath')).toBe(
+      get(find(prod, 'ObjectStore', 'cryptoagg-db-backups'), 'spec', 'configuration', 'destinationPath'),
+    );
     const restore = find(drill, 'Cluster', 'cryptoagg-db-restore');
     const source = get(restore, 'spec', 'bootstrap', 'recovery', 'source');
-    const external = ((get(restore, 'spec', 'externalClusters') ?? []) as { name: string; plugin?: { name: string; parameters: Record<string, string> } }[]).find((c) => c.name === source);
-    expect(external?.plugin).toEqual({ name: 'barman-cloud.cloudnative-pg.io', parameters: { barmanObjectName: 'cryptoagg-db-backups', serverName: 'cryptoagg-db' } });
+    const external = (
+      (get(restore, 'spec', 'externalClusters') ?? []) as { name: string; plugin?: { name: string; parameters: Record<string, string> } }[]
+    ).find((c) => c.name === source);
+    expect(external?.plugin).toEqual({
+      name: 'barman-cloud.cloudnative-pg.io',
+      parameters: { barmanObjectName: 'cryptoagg-db-backups', serverName: 'cryptoagg-db' },
+    });
     // It only reads: no WAL archiver of its own writing into prod's backups.
     expect(get(restore, 'spec', 'plugins')).toBeUndefined();
     expect(String(get(restore, 'spec', 'imageName')).split('@')[0]).toBe(String(get(find(prod, 'Cluster', 'cryptoagg-db'), 'spec', 'imageName')).split('@')[0]);
@@ -200,7 +220,12 @@ describe('the restore drill of docs/deployment.md', () => {
 
 describe('gitops/argocd', () => {
   it('holds the two AppProjects, the ApplicationSet and the root Application that syncs the folder itself, all matching their schemas', async () => {
-    expect(argo.map(id).sort()).toEqual(['AppProject/crypto-aggregator', 'AppProject/crypto-aggregator-argocd', 'Application/crypto-aggregator-root', 'ApplicationSet/crypto-aggregator']);
+    expect(argo.map(id).sort()).toEqual([
+      'AppProject/crypto-aggregator',
+      'AppProject/crypto-aggregator-argocd',
+      'Application/crypto-aggregator-root',
+      'ApplicationSet/crypto-aggregator',
+    ]);
     expect(await schemaViolations(argo)).toEqual([]);
     const root = find(argo, 'Application', 'crypto-aggregator-root');
     expect(get(root, 'spec', 'source', 'path')).toBe('gitops/argocd');
@@ -227,7 +252,10 @@ describe('gitops/argocd', () => {
   it('the project is restricted to this repository and the two namespaces', () => {
     const project = find(argo, 'AppProject', 'crypto-aggregator');
     expect(get(project, 'spec', 'sourceRepos')).toEqual(['https://github.com/cryptoagg/crypto-aggregator.git']);
-    expect(((get(project, 'spec', 'destinations') ?? []) as { namespace: string }[]).map((d) => d.namespace).sort()).toEqual(['cryptoagg-dev', 'cryptoagg-prod']);
+    expect(((get(project, 'spec', 'destinations') ?? []) as { namespace: string }[]).map((d) => d.namespace).sort()).toEqual([
+      'cryptoagg-dev',
+      'cryptoagg-prod',
+    ]);
     expect(get(project, 'spec', 'clusterResourceWhitelist')).toEqual([{ group: '', kind: 'Namespace' }]);
   });
 

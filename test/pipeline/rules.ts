@@ -44,7 +44,14 @@ const isTrue = (value: unknown) => value === true || value === 'true';
 /** A scalar YAML value as text ('' for anything else). */
 const text = (value: unknown): string => (typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : '');
 const asList = (value: unknown): string[] =>
-  Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(/[\n,]/).map((s) => s.trim()).filter(Boolean) : [];
+  Array.isArray(value)
+    ? value.map(String)
+    : typeof value === 'string'
+      ? value
+          .split(/[\n,]/)
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [];
 
 // ---------------------------------------------------------------------------
 // Every workflow
@@ -96,7 +103,10 @@ export const node24Actions: Rule = (workflow) => {
     const minimum = NODE24_MAJORS[action];
     if (minimum === undefined || ref === undefined) continue;
     const major = /^v(\d+)/.exec(inlineComment(workflow.doc, ['jobs', jobId, 'steps', index, 'uses']) ?? '')?.[1];
-    if (major === undefined || Number(major) < minimum) violations.push(`${where}: ${action} ${major === undefined ? '(unknown release)' : `v${major}`} runs on Node 20, which hosted runners no longer have: v${minimum} or later`);
+    if (major === undefined || Number(major) < minimum)
+      violations.push(
+        `${where}: ${action} ${major === undefined ? '(unknown release)' : `v${major}`} runs on Node 20, which hosted runners no longer have: v${minimum} or later`,
+      );
   }
   return violations;
 };
@@ -156,11 +166,19 @@ export const ciChecks =
     }
     const pr = workflow.on.pull_request;
     const types = isRecord(pr) ? asList(pr.types) : [];
-    if (!types.includes('labeled') || !types.includes('unlabeled')) violations.push('pull_request types lack labeled/unlabeled: the approval label would not re-run the schema check');
+    if (!types.includes('labeled') || !types.includes('unlabeled'))
+      violations.push('pull_request types lack labeled/unlabeled: the approval label would not re-run the schema check');
 
     const all = stepsOf(workflow);
     const lines = all.flatMap(({ step }) => commandLines(step.run));
-    for (const command of ['npm ci', 'npm run lint', 'npm run typecheck', 'npm run docs', 'kubectl kustomize gitops/overlays/dev', 'kubectl kustomize gitops/overlays/prod']) {
+    for (const command of [
+      'npm ci',
+      'npm run lint',
+      'npm run typecheck',
+      'npm run docs',
+      'kubectl kustomize gitops/overlays/dev',
+      'kubectl kustomize gitops/overlays/prod',
+    ]) {
       if (!lines.some((l) => l === command || l.startsWith(`${command} `))) violations.push(`no step runs ${command}`);
     }
     const followedBy = (first: RegExp, then: string) =>
@@ -189,7 +207,8 @@ export const ciChecks =
       if (!(job.steps ?? []).some((s) => /\bnpm\b/.test(s.run ?? ''))) continue;
       const node = setupNode(job);
       if (node === undefined) violations.push(`jobs.${jobId}: runs npm without actions/setup-node`);
-      else if (text(node.with?.['node-version']) !== '24' || node.with?.cache !== 'npm') violations.push(`jobs.${jobId}: setup-node is not node-version 24 with cache npm`);
+      else if (text(node.with?.['node-version']) !== '24' || node.with?.cache !== 'npm')
+        violations.push(`jobs.${jobId}: setup-node is not node-version 24 with cache npm`);
     }
     return violations;
   };
@@ -242,7 +261,8 @@ export const testJob: Rule = (workflow) => {
       continue;
     }
     if (!protocol.test(url.protocol)) violations.push(`jobs.${jobId}: ${variable} has protocol ${url.protocol}`);
-    if (service !== undefined && !publishes(service.ports, url.port)) violations.push(`jobs.${jobId}: ${variable} port ${url.port} is not published by the ${service.image} service`);
+    if (service !== undefined && !publishes(service.ports, url.port))
+      violations.push(`jobs.${jobId}: ${variable} port ${url.port} is not published by the ${service.image} service`);
   }
   const install = (job.steps ?? []).flatMap((s) => commandLines(s.run)).find((l) => /apt-get install/.test(l)) ?? '';
   for (const pkg of ['redis-server', 'prometheus', 'shellcheck']) {
@@ -263,7 +283,8 @@ export const releaseTrigger: Rule = (workflow) => {
   const push = workflow.on.push;
   if (!isRecord(push)) return ['not triggered by push to main'];
   if (!asList(push.branches).includes('main')) violations.push('push trigger is not limited to main');
-  if (!asList(push['paths-ignore']).includes('gitops/**')) violations.push("push trigger lacks paths-ignore: ['gitops/**'] (the gitops commit would start another release)");
+  if (!asList(push['paths-ignore']).includes('gitops/**'))
+    violations.push("push trigger lacks paths-ignore: ['gitops/**'] (the gitops commit would start another release)");
   const others = Object.keys(workflow.on).filter((t) => t !== 'push' && t !== 'workflow_dispatch');
   if (others.length > 0) violations.push(`also triggered by ${others.join(', ')}`);
   return violations;
@@ -309,21 +330,25 @@ export const releaseImages =
       return key === undefined ? [target] : asList(job.strategy?.matrix?.[key]);
     });
     for (const target of targets) if (!built.includes(target)) violations.push(`jobs.${jobId}: does not build the ${target} target`);
-    for (const target of built) if (!targets.includes(target)) violations.push(`jobs.${jobId}: builds ${target || 'no target'}, not a target of the Dockerfile`);
+    for (const target of built)
+      if (!targets.includes(target)) violations.push(`jobs.${jobId}: builds ${target || 'no target'}, not a target of the Dockerfile`);
     if (new Set(built).size !== built.length) violations.push(`jobs.${jobId}: builds a target more than once`);
 
     for (const step of builds) {
       const w = step.with ?? {};
       const tags = asList(w.tags);
       if (!isTrue(w.push)) violations.push(`jobs.${jobId}: images are not pushed`);
-      if (tags.length === 0 || !tags.every((t) => /\$\{\{\s*github\.sha\s*\}\}$/.test(t))) violations.push(`jobs.${jobId}: tags are not the commit SHA (${tags.join(', ') || 'none'})`);
+      if (tags.length === 0 || !tags.every((t) => /\$\{\{\s*github\.sha\s*\}\}$/.test(t)))
+        violations.push(`jobs.${jobId}: tags are not the commit SHA (${tags.join(', ') || 'none'})`);
       if (tags.some((t) => /:latest$/.test(t))) violations.push(`jobs.${jobId}: tags latest`);
       if (!isTrue(w.provenance)) violations.push(`jobs.${jobId}: no provenance attestation`);
       if (!isTrue(w.sbom)) violations.push(`jobs.${jobId}: no SBOM attestation`);
       if (!text(w['cache-from']).includes('type=gha') || !text(w['cache-to']).includes('type=gha')) violations.push(`jobs.${jobId}: no type=gha build cache`);
     }
-    if (!/ghcr\.io\/\$\{(GITHUB_REPOSITORY|\{\s*github\.repository)/.test(jobText(job))) violations.push(`jobs.${jobId}: images are not named ghcr.io/<this repository>/<service>`);
-    if (!(job.steps ?? []).some((s) => uses(s, 'docker/login-action') && s.with?.registry === 'ghcr.io')) violations.push(`jobs.${jobId}: does not log in to ghcr.io`);
+    if (!/ghcr\.io\/\$\{(GITHUB_REPOSITORY|\{\s*github\.repository)/.test(jobText(job)))
+      violations.push(`jobs.${jobId}: images are not named ghcr.io/<this repository>/<service>`);
+    if (!(job.steps ?? []).some((s) => uses(s, 'docker/login-action') && s.with?.registry === 'ghcr.io'))
+      violations.push(`jobs.${jobId}: does not log in to ghcr.io`);
     return violations;
   };
 
@@ -359,10 +384,14 @@ function stagedPaths(step: Step): string[] {
     .flatMap((l) => {
       if (/^git commit\b.*\s-(a|-all)\b/.test(l)) return ['<every tracked file>'];
       if (!l.startsWith('git add')) return [];
-      const args = l.replace(/^git add\s*/, '').split(/\s+/).filter((a) => a !== '' && a !== '--' && !/^-[^-]/.test(a) && !/^--(?!$)/.test(a));
+      const args = l
+        .replace(/^git add\s*/, '')
+        .split(/\s+/)
+        .filter((a) => a !== '' && a !== '--' && !/^-[^-]/.test(a) && !/^--(?!$)/.test(a));
       return /\s(-A|--all)\b/.test(l) || args.length === 0 ? ['<every file>'] : args;
     });
-  if (uses(step, 'peter-evans/create-pull-request')) paths.push(...(asList(step.with?.['add-paths']).length > 0 ? asList(step.with?.['add-paths']) : ['<every file>']));
+  if (uses(step, 'peter-evans/create-pull-request'))
+    paths.push(...(asList(step.with?.['add-paths']).length > 0 ? asList(step.with?.['add-paths']) : ['<every file>']));
   return paths;
 }
 
@@ -379,7 +408,9 @@ const writesOnlyOverlay = (workflow: Workflow, env: string, targets: string[], v
     if (edits.length === 0) violations.push(`jobs.${jobId}: no step runs kustomize edit set image`);
     for (const { step, overlays } of edits) {
       if (overlays.length === 0 || overlays.some((o) => o !== env)) {
-        violations.push(`jobs.${jobId}: kustomize edit set image runs in ${overlays.map((o) => `gitops/overlays/${o}`).join(', ') || 'no overlay'}, not gitops/overlays/${env}`);
+        violations.push(
+          `jobs.${jobId}: kustomize edit set image runs in ${overlays.map((o) => `gitops/overlays/${o}`).join(', ') || 'no overlay'}, not gitops/overlays/${env}`,
+        );
       }
       for (const target of targets) if (!new RegExp(`\\b${target}\\b`).test(step.run ?? '')) violations.push(`jobs.${jobId}: does not set the ${target} image`);
       if (!version.test(step.run ?? '')) violations.push(`jobs.${jobId}: the images are not set to ${what}`);
@@ -436,7 +467,8 @@ export const pinImagesWorkflow: Rule = (workflow) => {
   const violations: string[] = [];
   if (!('schedule' in workflow.on)) violations.push('not triggered by schedule: digests would only move when someone remembers');
   const steps = stepsOf(workflow);
-  if (!steps.some(({ step }) => commandLines(step.run).some((l) => /\.github\/scripts\/pin-images\.ts\b/.test(l)))) violations.push('no step runs .github/scripts/pin-images.ts');
+  if (!steps.some(({ step }) => commandLines(step.run).some((l) => /\.github\/scripts\/pin-images\.ts\b/.test(l))))
+    violations.push('no step runs .github/scripts/pin-images.ts');
   for (const [jobId, job] of Object.entries(workflow.jobs)) {
     if (runsGitPush(job)) violations.push(`jobs.${jobId}: pushes directly: digests change through a reviewed pull request`);
     for (const step of job.steps ?? []) {

@@ -89,7 +89,9 @@ describe('checkSchemas', () => {
     expect(text).toContain("BREAKING     Field 'homepage' was removed from object type 'Coin' (Coin.homepage)");
     expect(text).toContain('2 breaking change(s): coins: Coin.homepage, supergraph: Coin.homepage.');
     expect(text).toContain(`add the label ${APPROVAL_LABEL}`);
-    expect(formatReport(reports, { base: 'origin/main', allowBreaking: true })).toContain(`2 breaking change(s), allowed by --allow-breaking (label ${APPROVAL_LABEL})`);
+    expect(formatReport(reports, { base: 'origin/main', allowBreaking: true })).toContain(
+      `2 breaking change(s), allowed by --allow-breaking (label ${APPROVAL_LABEL})`,
+    );
   });
 
   it('reports a changed field type as breaking', async () => {
@@ -120,7 +122,10 @@ describe('checkSchemas', () => {
 describe('npm run schema:check against a git repository', () => {
   let repo: string;
   const git = (...args: string[]) => {
-    const result = spawnSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd: repo, encoding: 'utf8' });
+    const result = spawnSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args], {
+      cwd: repo,
+      encoding: 'utf8',
+    });
     if (result.status !== 0) throw new Error(`git ${args.join(' ')}: ${result.stderr}`);
   };
   const run = async (...args: string[]) => {

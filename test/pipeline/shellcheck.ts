@@ -26,7 +26,10 @@ export function shellcheckWorkflow(workflow: Workflow): string[] {
     for (const [index, step] of (job.steps ?? []).entries()) {
       if (step.run === undefined) continue;
       const script = step.run.replace(/\$\{\{[\s\S]*?\}\}/g, (expression) => '_'.repeat(expression.length));
-      const result = spawnSync('shellcheck', ['--shell=bash', '--format=gcc', `--exclude=${PLACEHOLDER_ARTEFACTS.join(',')}`, '-'], { input: script, encoding: 'utf8' });
+      const result = spawnSync('shellcheck', ['--shell=bash', '--format=gcc', `--exclude=${PLACEHOLDER_ARTEFACTS.join(',')}`, '-'], {
+        input: script,
+        encoding: 'utf8',
+      });
       if (result.error !== undefined) throw new Error(`shellcheck is required (Debian package shellcheck): ${result.error.message}`);
       for (const line of result.stdout.split('\n').filter(Boolean)) {
         // -:3:7: warning: Double quote to prevent globbing and word splitting. [SC2086]

@@ -25,7 +25,7 @@ const snapshots = async () => Number((await db('quote_snapshots').count<{ count:
 
 async function readyz(url: string) {
   const response = await fetch(`${url}/readyz`);
-  return { status: response.status, body: (await response.json()) };
+  return { status: response.status, body: await response.json() };
 }
 
 beforeAll(async () => {
@@ -89,7 +89,7 @@ describe('PostgreSQL down', () => {
 });
 
 describe('a subgraph down', () => {
-  it('the gateway answers the other subgraph\'s fields with an error for the missing ones, readyz says which, and it recovers', async () => {
+  it("the gateway answers the other subgraph's fields with an error for the missing ones, readyz says which, and it recovers", async () => {
     await api.service('prices').stop();
     const partial = await gql<{ coin: { name: string; quote: unknown } }>(api.url, OPERATIONS, { id: 'bitcoin', currency: 'usd' }, 'CoinDetail');
     expect(partial.data?.coin).toMatchObject({ name: 'Bitcoin', quote: null });

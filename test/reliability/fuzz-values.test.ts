@@ -28,10 +28,7 @@ beforeAll(async () => {
     FETCH_MAX_COINS: '20',
   });
   expect(fetched.code, fetched.stdout + fetched.stderr).toBe(0);
-  [prod, dev] = await Promise.all([
-    startApi({ DATABASE_URL: t.url, NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET }),
-    startApi({ DATABASE_URL: t.url }),
-  ]);
+  [prod, dev] = await Promise.all([startApi({ DATABASE_URL: t.url, NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET }), startApi({ DATABASE_URL: t.url })]);
 });
 afterAll(async () => {
   await Promise.all([prod?.stop(), dev?.stop()]);
@@ -59,19 +56,34 @@ const number = fc.oneof(
 );
 
 /** Cursors of our shape holding hostile positions, and base64url of anything. */
-const cursor = fc.oneof(
-  fc.tuple(fc.oneof(number, fc.constant(null)), fc.oneof(text, fc.constantFrom('bitcoin', ''))).map((position) => JSON.stringify(position)),
-  fc.json({ maxDepth: 2 }),
-  text,
-).map((json) => Buffer.from(json).toString('base64url'));
+const cursor = fc
+  .oneof(
+    fc.tuple(fc.oneof(number, fc.constant(null)), fc.oneof(text, fc.constantFrom('bitcoin', ''))).map((position) => JSON.stringify(position)),
+    fc.json({ maxDepth: 2 }),
+    text,
+  )
+  .map((json) => Buffer.from(json).toString('base64url'));
 
 const dateTime = fc.oneof(
   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
-  fc.constantFrom('0000-01-01T00:00:00Z', '9999-12-31T23:59:59.999999999+14:00', '2025-02-30T25:61:00Z', '2025-02-09T12:00:00-00:00', '1969-12-31T23:59:59.999Z'),
+  fc.constantFrom(
+    '0000-01-01T00:00:00Z',
+    '9999-12-31T23:59:59.999999999+14:00',
+    '2025-02-30T25:61:00Z',
+    '2025-02-09T12:00:00-00:00',
+    '1969-12-31T23:59:59.999Z',
+  ),
   text,
 );
 
-const anything: fc.Arbitrary<unknown> = fc.oneof(text, number, fc.constant(null), fc.boolean(), fc.array(text, { maxLength: 3 }), fc.dictionary(text, text, { maxKeys: 2 }));
+const anything: fc.Arbitrary<unknown> = fc.oneof(
+  text,
+  number,
+  fc.constant(null),
+  fc.boolean(),
+  fc.array(text, { maxLength: 3 }),
+  fc.dictionary(text, text, { maxKeys: 2 }),
+);
 
 /** A hostile value for each variable, of its own kind mostly, of any kind sometimes. */
 const hostile: Record<string, fc.Arbitrary<unknown>> = {

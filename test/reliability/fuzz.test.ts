@@ -10,8 +10,14 @@ let api: Api;
 beforeAll(async () => {
   [fake, t] = await Promise.all([startFakeCoinGecko({ coins: 20 }), createTestDatabase('fuzz')]);
   expect(
-    (await runScript('jobs/fetcher/src/main.ts', { DATABASE_URL: t.url, COINGECKO_BASE_URL: fake.url, COINGECKO_RATE_LIMIT_PER_MIN: '10000', FETCH_MAX_COINS: '20' }))
-      .code,
+    (
+      await runScript('jobs/fetcher/src/main.ts', {
+        DATABASE_URL: t.url,
+        COINGECKO_BASE_URL: fake.url,
+        COINGECKO_RATE_LIMIT_PER_MIN: '10000',
+        FETCH_MAX_COINS: '20',
+      })
+    ).code,
   ).toBe(0);
   api = await startApi({ DATABASE_URL: t.url, NODE_ENV: 'production', SUBGRAPH_SECRET: 'fuzz-test-secret-0123456789' });
 });
@@ -36,7 +42,25 @@ const value = fc.oneof(
   fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
 );
 
-const TOKENS = ['{', '}', '(', ')', ':', '$first', '$id', '@skip(if: true)', '...', '"x"', '123', 'first: 250', '__typename', 'history', 'quote', 'edges', 'node'];
+const TOKENS = [
+  '{',
+  '}',
+  '(',
+  ')',
+  ':',
+  '$first',
+  '$id',
+  '@skip(if: true)',
+  '...',
+  '"x"',
+  '123',
+  'first: 250',
+  '__typename',
+  'history',
+  'quote',
+  'edges',
+  'node',
+];
 
 /** The contract document, mutated: a slice removed, a token inserted, or a slice repeated. */
 const document = fc.oneof(

@@ -41,7 +41,10 @@ it('no secret or connection string reaches the logs, on the happy path or on err
   expect(ok.code).toBe(0);
   const wrongKey = await runScript('jobs/fetcher/src/main.ts', { ...base, COINGECKO_API_KEY: `${API_KEY}-wrong`, FETCH_RETRIES: '0' });
   expect(wrongKey.code).toBe(1);
-  const noDatabase = await runScript('jobs/fetcher/src/main.ts', { ...base, DATABASE_URL: `postgres://${ROLE}:${DB_PASSWORD}@127.0.0.1:${await freePort()}/none` });
+  const noDatabase = await runScript('jobs/fetcher/src/main.ts', {
+    ...base,
+    DATABASE_URL: `postgres://${ROLE}:${DB_PASSWORD}@127.0.0.1:${await freePort()}/none`,
+  });
   expect(noDatabase.code).toBe(1);
   outputs.push(...[ok, wrongKey, noDatabase].map((r) => r.stdout + r.stderr));
 
@@ -50,14 +53,28 @@ it('no secret or connection string reaches the logs, on the happy path or on err
   const processes = Object.values(services.processes);
   try {
     const ask = (query: string, headers: Record<string, string> = {}) =>
-      fetch(`${services.url('gateway')}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) })
+      fetch(`${services.url('gateway')}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query }),
+      })
         .then((r) => r.json())
         .catch(() => undefined);
-    await expect.poll(() => ask('{ coin(id: "bitcoin") { name quote { price } } }'), { timeout: 20_000, interval: 200 }).toMatchObject({ data: { coin: { name: 'Bitcoin' } } });
+    await expect
+      .poll(() => ask('{ coin(id: "bitcoin") { name quote { price } } }'), { timeout: 20_000, interval: 200 })
+      .toMatchObject({ data: { coin: { name: 'Bitcoin' } } });
     await ask('{ markets(first: 999) { totalCount } }', { authorization: `Bearer ${SUBGRAPH_SECRET}` });
     // A direct subgraph request with a wrong secret, and one with the right one.
-    await fetch(`${services.url('coins')}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', [SUBGRAPH_SECRET_HEADER]: 'nope' }, body: '{}' });
-    await fetch(`${services.url('coins')}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', [SUBGRAPH_SECRET_HEADER]: SUBGRAPH_SECRET }, body: '{"query":"{ __typename }"}' });
+    await fetch(`${services.url('coins')}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [SUBGRAPH_SECRET_HEADER]: 'nope' },
+      body: '{}',
+    });
+    await fetch(`${services.url('coins')}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [SUBGRAPH_SECRET_HEADER]: SUBGRAPH_SECRET },
+      body: '{"query":"{ __typename }"}',
+    });
   } finally {
     await services.stop();
   }

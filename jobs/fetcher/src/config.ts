@@ -47,5 +47,4 @@ export const fetcherConfigSchema = z
 
 export type FetcherConfig = z.output<typeof fetcherConfigSchema>;
 
-export const loadFetcherConfig = (source: NodeJS.ProcessEnv = process.env): FetcherConfig =>
-  loadConfig(fetcherConfigSchema, source);
+export const loadFetcherConfig = (source: NodeJS.ProcessEnv = process.env): FetcherConfig => loadConfig(fetcherConfigSchema, source);

@@ -141,12 +141,7 @@ async function fetchCurrency(upstream: Upstream, currency: string, maxCoins: num
 }
 
 /** The metadata records fetched, and the ids whose record was refused by the upstream or could not be stored. */
-async function fetchMetadata(
-  upstream: Upstream,
-  ids: string[],
-  tally: Tally,
-  signal: AbortSignal,
-): Promise<{ found: CoinMetadata[]; failed: string[] }> {
+async function fetchMetadata(upstream: Upstream, ids: string[], tally: Tally, signal: AbortSignal): Promise<{ found: CoinMetadata[]; failed: string[] }> {
   const found: CoinMetadata[] = [];
   const failed: string[] = [];
   for (const id of ids) {
@@ -277,7 +272,10 @@ export async function runFetch({ config, db, databaseUrl, logger, signal: outer,
 
     if (config.redisUrl) {
       await bumpDataVersion(config.redisUrl, config.redisKeyPrefix).catch((error: unknown) =>
-        logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'could not bump the Redis data version; caches catch up through Postgres NOTIFY'),
+        logger.warn(
+          { error: error instanceof Error ? error.message : String(error) },
+          'could not bump the Redis data version; caches catch up through Postgres NOTIFY',
+        ),
       );
     }
     const result: RunResult = {

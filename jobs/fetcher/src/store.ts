@@ -15,14 +15,7 @@ export type CoinUpsert = Pick<CoinRow, (typeof COIN_UPSERT_COLUMNS)[number]>;
 
 export type RunCounts = Pick<
   FetchRunRow,
-  | 'requests'
-  | 'items_received'
-  | 'items_skipped'
-  | 'coins_updated'
-  | 'snapshots_inserted'
-  | 'metadata_updated'
-  | 'metadata_skipped'
-  | 'upstream_errors'
+  'requests' | 'items_received' | 'items_skipped' | 'coins_updated' | 'snapshots_inserted' | 'metadata_updated' | 'metadata_skipped' | 'upstream_errors'
 >;
 
 export interface RunLock {
@@ -167,10 +160,10 @@ export async function ensurePartitions(db: Knex, from: Date, to: Date): Promise<
       `refusing to create partitions for ${months} months (${from.toISOString()} to ${to.toISOString()}): at most ${MAX_PARTITION_MONTHS} at once`,
     );
   }
-  const { rows } = await db.raw<{ rows: { created: number }[] }>(
-    'select ensure_quote_snapshot_partitions(?::timestamptz, ?::timestamptz) as created',
-    [from.toISOString(), to.toISOString()],
-  );
+  const { rows } = await db.raw<{ rows: { created: number }[] }>('select ensure_quote_snapshot_partitions(?::timestamptz, ?::timestamptz) as created', [
+    from.toISOString(),
+    to.toISOString(),
+  ]);
   return rows[0]?.created ?? 0;
 }
 

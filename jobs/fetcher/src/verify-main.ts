@@ -13,7 +13,9 @@ import { verifyHistory } from './verify.js';
  *   --json         the report as JSON
  */
 const config = loadConfig(z.object({ DATABASE_URL: env.databaseUrl.optional(), LOG_LEVEL: env.logLevel }));
-const { values } = parseArgs({ options: { days: { type: 'string', default: '7' }, 'max-gap': { type: 'string', default: '15' }, json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { days: { type: 'string', default: '7' }, 'max-gap': { type: 'string', default: '15' }, json: { type: 'boolean', default: false } },
+});
 const days = Number(values.days);
 const maxGapMinutes = Number(values['max-gap']);
 if (!Number.isFinite(days) || days <= 0 || !Number.isFinite(maxGapMinutes) || maxGapMinutes <= 0) {
@@ -25,7 +27,9 @@ const server = await resolveDatabase(config.DATABASE_URL);
 const db = createDb({ url: server.url, poolMax: 1, applicationName: 'cryptoagg-verify' });
 try {
   const problems = await verifyHistory(db, { days, maxGapMinutes });
-  const [count] = await db('quote_snapshots').where('last_updated', '>=', db.raw(`now() - make_interval(days => ?)`, [days])).count<{ count: number }[]>('* as count');
+  const [count] = await db('quote_snapshots')
+    .where('last_updated', '>=', db.raw(`now() - make_interval(days => ?)`, [days]))
+    .count<{ count: number }[]>('* as count');
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ days, maxGapMinutes, snapshots: Number(count?.count ?? 0), problems }, null, 2)}\n`);
   } else {

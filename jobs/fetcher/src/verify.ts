@@ -51,7 +51,12 @@ export async function verifyHistory(db: Knex, { days, maxGapMinutes }: { days: n
     [since],
   );
   for (const row of duplicates) {
-    problems.push({ kind: 'duplicate', coin: row.coin_id, currency: row.currency, detail: `${row.n} snapshots from the fetch at ${row.fetched_at.toISOString()}` });
+    problems.push({
+      kind: 'duplicate',
+      coin: row.coin_id,
+      currency: row.currency,
+      detail: `${row.n} snapshots from the fetch at ${row.fetched_at.toISOString()}`,
+    });
   }
   const { rows: stale } = await db.raw<{ rows: { coin_id: string; currency: string; latest: Date; newest: Date }[] }>(
     `select l.coin_id, l.currency, l.last_updated as latest, s.newest
@@ -69,4 +74,3 @@ export async function verifyHistory(db: Knex, { days, maxGapMinutes }: { days: n
   }
   return problems;
 }
-

@@ -30,7 +30,14 @@ describe('item validation', () => {
   };
 
   it('keeps nulls, turns missing optional numbers into null', () => {
-    expect(marketItemSchema.parse(item)).toEqual({ ...item, high_24h: null, low_24h: null, price_change_24h: null, price_change_percentage_24h: null, circulating_supply: null });
+    expect(marketItemSchema.parse(item)).toEqual({
+      ...item,
+      high_24h: null,
+      low_24h: null,
+      price_change_24h: null,
+      price_change_percentage_24h: null,
+      circulating_supply: null,
+    });
   });
 
   it.each([

@@ -47,8 +47,7 @@ const infinite = fc.constantFrom(rawJson('1e999'), rawJson('-1e999'));
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
 const nonNegative = fc.double({ noNaN: true, noDefaultInfinity: true, min: 0 });
 const negative = fc.double({ noNaN: true, noDefaultInfinity: true, max: -Number.MIN_VALUE });
-const isoDate = (min: string, max: string) =>
-  fc.date({ min: new Date(min), max: new Date(max), noInvalidDate: true }).map((d) => d.toISOString());
+const isoDate = (min: string, max: string) => fc.date({ min: new Date(min), max: new Date(max), noInvalidDate: true }).map((d) => d.toISOString());
 
 const bad = (field: keyof MarketItem | null, value: fc.Arbitrary<unknown>) => value.map((v): Mutation => ({ field, value: v, stored: false }));
 const good = (field: keyof MarketItem, value: fc.Arbitrary<unknown>) => value.map((v): Mutation => ({ field, value: v, stored: true }));
@@ -62,7 +61,10 @@ const change = (field: 'high_24h' | 'low_24h' | 'price_change_24h' | 'price_chan
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   text('id', 200),
-  good('id', unicode.map((s) => `fuzz-${s}`)),
+  good(
+    'id',
+    unicode.map((s) => `fuzz-${s}`),
+  ),
   text('symbol', 100),
   text('name', 500),
   good('name', unicode),
@@ -80,11 +82,17 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   change('price_change_24h'),
   change('price_change_percentage_24h'),
   change('circulating_supply'),
-  bad('market_cap_rank', fc.oneof(fc.integer({ min: 2 ** 31, max: Number.MAX_SAFE_INTEGER }), fc.integer({ max: 0 }), fc.constantFrom<unknown>(3e9, 1.5, 2 ** 64, '1'), infinite)),
+  bad(
+    'market_cap_rank',
+    fc.oneof(fc.integer({ min: 2 ** 31, max: Number.MAX_SAFE_INTEGER }), fc.integer({ max: 0 }), fc.constantFrom<unknown>(3e9, 1.5, 2 ** 64, '1'), infinite),
+  ),
   good('market_cap_rank', fc.oneof(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.constantFrom(null, MISSING))),
   bad('last_updated', isoDate(new Date(Date.now() + 2 * HOUR).toISOString(), '9999-12-31T23:59:59Z')),
   // More than an hour after the fetch, measured when the value is made (a moment before the run).
-  bad('last_updated', fc.integer({ min: HOUR + 60_000, max: 400 * 24 * HOUR }).map((ahead) => new Date(Date.now() + ahead).toISOString())),
+  bad(
+    'last_updated',
+    fc.integer({ min: HOUR + 60_000, max: 400 * 24 * HOUR }).map((ahead) => new Date(Date.now() + ahead).toISOString()),
+  ),
   bad('last_updated', isoDate('0001-01-01T00:00:00Z', '2009-01-02T23:59:59Z')),
   // Well-formed but before the run's window (from 2024-12-01: the fixture's newest snapshot is in February 2025).
   bad('last_updated', isoDate('2009-01-03T00:00:00Z', '2024-11-30T23:59:59.999Z')),

@@ -43,7 +43,13 @@ function hostile(items: MarketItem[]): { served: unknown[]; wellFormed: MarketIt
   const like = (id: string, patch: Record<string, unknown>): Record<string, unknown> => ({ ...template, id, symbol: 'hx', name: `Hostile ${id}`, ...patch });
   const valid: MarketItem[] = [
     // 56 days before ripple's quote: December 2024, inside the window, and moving on with the rounds like ripple.
-    { ...template, id: 'december-coin', symbol: 'dec', name: 'December Coin', last_updated: new Date(Date.parse(template.last_updated) - 56 * DAY).toISOString() },
+    {
+      ...template,
+      id: 'december-coin',
+      symbol: 'dec',
+      name: 'December Coin',
+      last_updated: new Date(Date.parse(template.last_updated) - 56 * DAY).toISOString(),
+    },
     { ...template, id: LONG_ID, symbol: '😀', name: 'Coin 😀 币 عملة', market_cap_rank: 2_147_483_647 },
   ];
   const invalid = [
@@ -86,14 +92,15 @@ describe('a round with hostile upstream items', () => {
     });
     for (const currency of CURRENCIES) {
       const { wellFormed } = hostile(fake.markets(currency));
-      const expected = wellFormed.filter((i) => i.id !== 'bitcoin').map((i) => expectedQuote(i, currency)).sort(byCoin);
+      const expected = wellFormed
+        .filter((i) => i.id !== 'bitcoin')
+        .map((i) => expectedQuote(i, currency))
+        .sort(byCoin);
       expect(await storedQuotes(t, 'latest_quotes', currency)).toEqual(expected);
       expect(await storedQuotes(t, 'quote_snapshots', currency)).toEqual(expected);
     }
     const coins = await t.db<CoinRow>('coins').orderBy('id').select('id', 'name', 'market_cap_rank');
-    expect(coins.map((c) => c.id)).toEqual(
-      [...fake.coinIds().filter((id) => id !== 'bitcoin'), 'december-coin', LONG_ID].sort((a, b) => (a < b ? -1 : 1)),
-    );
+    expect(coins.map((c) => c.id)).toEqual([...fake.coinIds().filter((id) => id !== 'bitcoin'), 'december-coin', LONG_ID].sort((a, b) => (a < b ? -1 : 1)));
     expect(coins.find((c) => c.id === LONG_ID)).toEqual({ id: LONG_ID, name: 'Coin 😀 币 عملة', market_cap_rank: 2_147_483_647 });
     // The months from the oldest to the newest stored snapshot, all inside the window: none for 2100, 9999 or November 2024.
     expect((await partitions()).filter((p) => !before.includes(p))).toEqual(['quote_snapshots_2024_12', 'quote_snapshots_2025_01', 'quote_snapshots_2025_02']);
@@ -116,7 +123,9 @@ describe('a round with hostile upstream items', () => {
       metadataSkipped: 0,
     });
     for (const currency of CURRENCIES) {
-      const expected = hostile(fake.markets(currency)).wellFormed.map((i) => expectedQuote(i, currency)).sort(byCoin);
+      const expected = hostile(fake.markets(currency))
+        .wellFormed.map((i) => expectedQuote(i, currency))
+        .sort(byCoin);
       expect(await storedQuotes(t, 'latest_quotes', currency)).toEqual(expected);
     }
     const bitcoin = await t.db<QuoteRow>('latest_quotes').where({ coin_id: 'bitcoin', currency: 'usd' }).first();

@@ -26,10 +26,13 @@ beforeEach(async () => {
 });
 
 const env = (extra: Record<string, string>) => fetcherEnv(t, fake.url, { FETCH_CURRENCIES: 'usd', ...extra });
-const listed = async (currency = 'usd') =>
-  (await t.db<MarketListingRow>('market_listings').where({ currency }).orderBy('coin_id')).map((r) => r.coin_id);
+const listed = async (currency = 'usd') => (await t.db<MarketListingRow>('market_listings').where({ currency }).orderBy('coin_id')).map((r) => r.coin_id);
 const byteOrder = (ids: string[]) => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-const ids = (from: number, to: number) => fake.markets('usd').slice(from - 1, to).map((i) => i.id);
+const ids = (from: number, to: number) =>
+  fake
+    .markets('usd')
+    .slice(from - 1, to)
+    .map((i) => i.id);
 
 describe('a run lists the upstream top FETCH_MAX_COINS by position', () => {
   it('across pages; a malformed item keeps its position, so the coins after the top never move in', async () => {
@@ -84,9 +87,7 @@ describe('a run lists the upstream top FETCH_MAX_COINS by position', () => {
     // Coins that stayed are listed since the first run; the one that moved up since the second.
     const since = await t.db<MarketListingRow>('market_listings').orderBy('coin_id');
     const entered = ids(10, 10)[0]!;
-    expect(since.map((r) => [r.coin_id, r.since_run_id])).toEqual(
-      byteOrder(ids(1, 10)).map((id) => [id, id === entered ? second.runId : first.runId]),
-    );
+    expect(since.map((r) => [r.coin_id, r.since_run_id])).toEqual(byteOrder(ids(1, 10)).map((id) => [id, id === entered ? second.runId : first.runId]));
     expect(await t.db<QuoteRow>('latest_quotes').where({ coin_id: 'ethereum', currency: 'usd' }).first()).toEqual(ethereum);
   });
 });
@@ -100,7 +101,15 @@ describe('two runs at once', () => {
       fake.setFaults({ delayMs: 150 });
       const tops = new Map([
         [fake.url, byteOrder(ids(1, 20))],
-        [other.url, byteOrder(other.markets('usd').slice(0, 19).map((i) => i.id))],
+        [
+          other.url,
+          byteOrder(
+            other
+              .markets('usd')
+              .slice(0, 19)
+              .map((i) => i.id),
+          ),
+        ],
       ]);
       const runs = await Promise.all(
         [fake.url, other.url].map(async (url) => ({ url, result: await runInProcess(t, { ...env({ FETCH_MAX_COINS: '20' }), COINGECKO_BASE_URL: url }) })),
@@ -129,8 +138,18 @@ describe('two runs at once', () => {
         runId,
         coins: list,
         quotes: list.map((c) => ({
-          coin_id: c.id, currency: 'usd', last_updated: new Date(), fetched_at: new Date(), price: 1, market_cap: null,
-          total_volume: null, high_24h: null, low_24h: null, price_change_24h: null, price_change_percentage_24h: null, circulating_supply: null,
+          coin_id: c.id,
+          currency: 'usd',
+          last_updated: new Date(),
+          fetched_at: new Date(),
+          price: 1,
+          market_cap: null,
+          total_volume: null,
+          high_24h: null,
+          low_24h: null,
+          price_change_24h: null,
+          price_change_percentage_24h: null,
+          circulating_supply: null,
         })),
         metadata: [],
         counts: { requests: 0, items_received: 3, items_skipped: 0, metadata_updated: 0, metadata_skipped: 0, upstream_errors: {} },
@@ -173,7 +192,10 @@ describe('migration 20261203110000_market_listings', () => {
       await fresh.db.migrate.up(migrationConfig);
       const quote = (coinId: string, currency: string) => ({ coin_id: coinId, currency, last_updated: new Date(), fetched_at: new Date(), price: 1 });
       await fresh.db('latest_quotes').insert([quote('bitcoin', 'usd'), quote('bitcoin', 'eur'), quote('old-coin', 'usd')]);
-      await fresh.db('fetch_runs').insert([{ status: 'succeeded', currencies: ['usd'] }, { status: 'failed', currencies: ['usd'] }]);
+      await fresh.db('fetch_runs').insert([
+        { status: 'succeeded', currencies: ['usd'] },
+        { status: 'failed', currencies: ['usd'] },
+      ]);
 
       expect(await migrateLatest(fresh.db)).toContain('20261203110000_market_listings');
       expect(await fresh.db<MarketListingRow>('market_listings').orderBy(['currency', 'coin_id'])).toEqual([

@@ -21,8 +21,7 @@ beforeEach(async () => {
 });
 
 const detailRequests = () => fake.requests.filter((r) => /^\/coins\/(?!markets$)[^/]+$/.test(r.path));
-const withMetadata = async () =>
-  (await t.db<CoinRow>('coins').whereNotNull('metadata_refreshed_at').orderBy('id').select('id')).map((r) => r.id);
+const withMetadata = async () => (await t.db<CoinRow>('coins').whereNotNull('metadata_refreshed_at').orderBy('id').select('id')).map((r) => r.id);
 
 describe('coin metadata', () => {
   it('refreshes a bounded number of coins per run: missing first, in market-cap order', async () => {
@@ -50,8 +49,14 @@ describe('coin metadata', () => {
     expect(detailRequests()).toHaveLength(5);
     // Make ids[3] the oldest and ids[1] the next oldest; all are older than the 1-hour max age below.
     await t.db<CoinRow>('coins').update({ metadata_refreshed_at: t.db.raw(`now() - interval '2 hours'`) });
-    await t.db<CoinRow>('coins').where({ id: ids[3] }).update({ metadata_refreshed_at: t.db.raw(`now() - interval '5 hours'`) });
-    await t.db<CoinRow>('coins').where({ id: ids[1] }).update({ metadata_refreshed_at: t.db.raw(`now() - interval '4 hours'`) });
+    await t
+      .db<CoinRow>('coins')
+      .where({ id: ids[3] })
+      .update({ metadata_refreshed_at: t.db.raw(`now() - interval '5 hours'`) });
+    await t
+      .db<CoinRow>('coins')
+      .where({ id: ids[1] })
+      .update({ metadata_refreshed_at: t.db.raw(`now() - interval '4 hours'`) });
     fake.requests.splice(0);
     await runInProcess(
       t,
@@ -89,10 +94,7 @@ describe('coin metadata', () => {
 
   it('a coin whose metadata the upstream refuses is skipped and counted; the run still succeeds', async () => {
     fake.setFaults({ serverError: { count: 'always', status: 500 }, pathPrefix: '/coins/bitcoin' });
-    const result = await runInProcess(
-      t,
-      fetcherEnv(t, fake.url, { FETCH_METADATA_PER_RUN: '2', FETCH_CURRENCIES: 'usd', FETCH_RETRIES: '1' }),
-    );
+    const result = await runInProcess(t, fetcherEnv(t, fake.url, { FETCH_METADATA_PER_RUN: '2', FETCH_CURRENCIES: 'usd', FETCH_RETRIES: '1' }));
     expect(result).toMatchObject({ metadataUpdated: 1, metadataSkipped: 1 });
     expect(await withMetadata()).toEqual(['ethereum']);
   });

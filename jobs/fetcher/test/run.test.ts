@@ -104,7 +104,11 @@ describe('a fetcher run', () => {
     fake.setFaults({ serverError: { count: 2, status: 502 } });
     const result = await runInProcess(t, env());
     expect(result.upstreamErrors).toEqual({ '502': 2 });
-    expect(marketRequests().map((r) => r.status).slice(0, 3)).toEqual([502, 502, 200]);
+    expect(
+      marketRequests()
+        .map((r) => r.status)
+        .slice(0, 3),
+    ).toEqual([502, 502, 200]);
   });
 
   it('skips and counts malformed items and stores the rest', async () => {
@@ -115,7 +119,10 @@ describe('a fetcher run', () => {
     for (const currency of CURRENCIES) {
       expect(await count(t, 'quote_snapshots')).toBe(COINS * 3);
       expect((await storedQuotes(t, 'latest_quotes', currency)).map((q) => q.coin_id).sort()).toEqual(
-        fake.markets(currency).map((i) => i.id).sort(),
+        fake
+          .markets(currency)
+          .map((i) => i.id)
+          .sort(),
       );
     }
     expect((await runs())[0]).toMatchObject({ status: 'succeeded', items_skipped: 12 });

@@ -48,7 +48,11 @@ describe('market items the database cannot hold are skipped, with the reason', (
     ['a fractional rank', { market_cap_rank: 1.5 }, 'market_cap_rank: 1.5 is not an integer in 1..2147483647'],
     ['a year-9999 last_updated', { last_updated: '9999-12-31T23:59:59Z' }, `last_updated: 9999-12-31T23:59:59Z is more than an hour after the fetch (${NOW})`],
     ['a year-2100 last_updated', { last_updated: '2100-01-01T00:00:00Z' }, `last_updated: 2100-01-01T00:00:00Z is more than an hour after the fetch (${NOW})`],
-    ['a last_updated 61 minutes ahead', { last_updated: '2026-12-03T13:01:00Z' }, `last_updated: 2026-12-03T13:01:00Z is more than an hour after the fetch (${NOW})`],
+    [
+      'a last_updated 61 minutes ahead',
+      { last_updated: '2026-12-03T13:01:00Z' },
+      `last_updated: 2026-12-03T13:01:00Z is more than an hour after the fetch (${NOW})`,
+    ],
     ['a year-0000 last_updated', { last_updated: '0000-01-01T00:00:00Z' }, 'last_updated: 0000-01-01T00:00:00Z is before 2009-01-03T00:00:00.000Z'],
     ['a 1970 last_updated', { last_updated: '1970-01-01T00:00:00Z' }, 'last_updated: 1970-01-01T00:00:00Z is before 2009-01-03T00:00:00.000Z'],
     ['a February 30th', { last_updated: '2025-02-30T00:00:00Z' }, 'last_updated: not an ISO-8601 date-time with an offset'],

@@ -243,11 +243,7 @@ export function createCache(options: CacheOptions): Cache {
       ? noStore
       : redisUrl
         ? redisStore(redisUrl, options.commandTimeoutMs ?? 250, redisHealth)
-        : memoryStore(
-            { maxEntries: options.maxEntries ?? 10_000, maxBytes: options.maxBytes ?? DEFAULT_MEMORY_MAX_BYTES },
-            defaultTtl,
-            memoryStores,
-          ),
+        : memoryStore({ maxEntries: options.maxEntries ?? 10_000, maxBytes: options.maxBytes ?? DEFAULT_MEMORY_MAX_BYTES }, defaultTtl, memoryStores),
     histogram(options.registry, CACHE_READ_DURATION),
     backend,
   );
@@ -278,7 +274,12 @@ export function createCache(options: CacheOptions): Cache {
   const write = (entries: [string, string][], ttl: number): void => {
     if (entries.length === 0) return;
     // Fire and forget: a failed write only costs a future miss, and health already logged it.
-    store.write(entries.map(([key, json]) => [keyPrefix + storageKey(key), json]), ttl).catch(() => undefined);
+    store
+      .write(
+        entries.map(([key, json]) => [keyPrefix + storageKey(key), json]),
+        ttl,
+      )
+      .catch(() => undefined);
   };
 
   /** One key's own cache-aside: read, else load and write back; shared with calls that come meanwhile. */
@@ -339,7 +340,14 @@ export function createCache(options: CacheOptions): Cache {
           if (raws) write(entries, ttl);
           return new Map(entries.map(([key, json]) => [key, JSON.parse(json) as T | null]));
         });
-        return Promise.all(own.map(([key]) => share(key, loaded.then((found) => found.get(key) ?? null))));
+        return Promise.all(
+          own.map(([key]) =>
+            share(
+              key,
+              loaded.then((found) => found.get(key) ?? null),
+            ),
+          ),
+        );
       };
 
       const [own, shared] = await Promise.all([

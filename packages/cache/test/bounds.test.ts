@@ -52,10 +52,14 @@ describe('in-process store', () => {
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThanOrEqual(maxBytes);
     const reloaded: string[] = [];
-    const answers = await cache.getMany(keys, (key) => key, (missing) => {
-      reloaded.push(...missing);
-      return Promise.resolve(new Map(missing.map((key) => [key, value])));
-    });
+    const answers = await cache.getMany(
+      keys,
+      (key) => key,
+      (missing) => {
+        reloaded.push(...missing);
+        return Promise.resolve(new Map(missing.map((key) => [key, value])));
+      },
+    );
     expect(answers).toEqual(keys.map(() => value));
     const kept = keys.filter((key) => !reloaded.includes(key));
     expect(kept.length).toBeGreaterThanOrEqual(1);

@@ -188,7 +188,13 @@ it('registers one counter per registry, shared by several caches', async () => {
 it('starts and answers when Redis is unreachable from the start, and closes without hanging', async () => {
   const { cache, logs, counts } = setup({ redisUrl: `redis://127.0.0.1:${await freePort()}` });
   expect(await cache.get('k', () => Promise.resolve('db'))).toBe('db');
-  expect(await cache.getMany(['a'], (id) => id, () => Promise.resolve(new Map([['a', 1]])))).toEqual([1]);
+  expect(
+    await cache.getMany(
+      ['a'],
+      (id) => id,
+      () => Promise.resolve(new Map([['a', 1]])),
+    ),
+  ).toEqual([1]);
   expect(cache.status()).toBe('down');
   expect(await cache.ping()).toBe(false);
   expect(await counts()).toEqual({ hit: 0, miss: 0, error: 2 });
@@ -258,7 +264,11 @@ describe('with a Redis that goes away', () => {
     try {
       await answersWithoutRedis(cache, 'k', 3);
       expect(cache.status()).toBe('down');
-      await cache.getMany(['a', 'b'], (id) => id, (missing) => Promise.resolve(new Map(missing.map((k) => [k, k]))));
+      await cache.getMany(
+        ['a', 'b'],
+        (id) => id,
+        (missing) => Promise.resolve(new Map(missing.map((k) => [k, k]))),
+      );
     } finally {
       process.kill(pid, 'SIGCONT');
     }

@@ -5,10 +5,7 @@ import { z } from 'zod';
  * prints one line per variable to stderr and exits 1, so an operator sees every
  * mistake in one go instead of fixing them one crash at a time.
  */
-export function loadConfig<S extends z.ZodType>(
-  schema: S,
-  env: NodeJS.ProcessEnv = process.env,
-): z.output<S> {
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
   const result = parseConfig(schema, env);
   if (result.ok) return result.config;
   for (const line of result.errors) process.stderr.write(`${line}\n`);
@@ -22,9 +19,7 @@ export function parseConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessE
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(cleaned);
   if (result.success) return { ok: true, config: result.data };
-  const errors = result.error.issues.map(
-    (issue) => `invalid configuration: ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
-  );
+  const errors = result.error.issues.map((issue) => `invalid configuration: ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
   return { ok: false, errors };
 }
 
@@ -66,7 +61,14 @@ export const env = {
   currencies: z
     .string()
     .default('usd,eur,btc')
-    .transform((v) => [...new Set(v.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== ''))])
+    .transform((v) => [
+      ...new Set(
+        v
+          .split(',')
+          .map((c) => c.trim().toLowerCase())
+          .filter((c) => c !== ''),
+      ),
+    ])
     .refine((list) => list.length > 0, { message: 'must list at least one currency, e.g. usd,eur,btc' })
     .refine((list) => list.every((c) => /^[a-z0-9]{2,10}$/.test(c)), {
       message: 'must be comma-separated currency codes like usd,eur,btc',

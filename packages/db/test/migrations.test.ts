@@ -51,19 +51,13 @@ describe('migrations', () => {
       `select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = 'quote_snapshots'::regclass and contype = 'p'`,
     );
     expect(keys.map((k) => k.def)).toEqual(['PRIMARY KEY (coin_id, currency, last_updated)']);
-    const { rows: strategy } = await t.db.raw<{ rows: { def: string }[] }>(
-      `select pg_get_partkeydef('quote_snapshots'::regclass) as def`,
-    );
+    const { rows: strategy } = await t.db.raw<{ rows: { def: string }[] }>(`select pg_get_partkeydef('quote_snapshots'::regclass) as def`);
     expect(strategy[0]?.def).toBe('RANGE (last_updated)');
 
     // The migration creates last month to two months ahead; the function adds missing months on demand.
-    const created = await t.db.raw<{ rows: { n: number }[] }>(
-      `select ensure_quote_snapshot_partitions('2025-01-15T00:00:00Z', '2025-03-01T00:00:00Z') as n`,
-    );
+    const created = await t.db.raw<{ rows: { n: number }[] }>(`select ensure_quote_snapshot_partitions('2025-01-15T00:00:00Z', '2025-03-01T00:00:00Z') as n`);
     expect(created.rows[0]?.n).toBe(3);
-    const again = await t.db.raw<{ rows: { n: number }[] }>(
-      `select ensure_quote_snapshot_partitions('2025-01-15T00:00:00Z', '2025-03-01T00:00:00Z') as n`,
-    );
+    const again = await t.db.raw<{ rows: { n: number }[] }>(`select ensure_quote_snapshot_partitions('2025-01-15T00:00:00Z', '2025-03-01T00:00:00Z') as n`);
     expect(again.rows[0]?.n).toBe(0);
     const { rows: bounds } = await t.db.raw<{ rows: { bound: string }[] }>(
       `select pg_get_expr(c.relpartbound, c.oid) as bound from pg_class c where relname = 'quote_snapshots_2025_02'`,
@@ -101,7 +95,8 @@ describe('migrations', () => {
     const fresh = await createTestDatabase('migrate_rollback', { migrate: false });
     const migrate = (args: string[], extra: Record<string, string> = {}) =>
       runScript('packages/db/src/cli/migrate.ts', { DATABASE_URL: fresh.url, ...extra }, 60_000, args);
-    const applied = async () => (await fresh.db('knex_migrations').orderBy('id').select('name', 'batch')).map((r: { name: string; batch: number }) => `${r.batch}:${r.name}`);
+    const applied = async () =>
+      (await fresh.db('knex_migrations').orderBy('id').select('name', 'batch')).map((r: { name: string; batch: number }) => `${r.batch}:${r.name}`);
     try {
       // Batches 1 and 2 one migration each, then `latest` applies the rest as batch 3.
       await fresh.db.migrate.up(migrationConfig);
@@ -123,7 +118,9 @@ describe('migrations', () => {
 
       const unknown = await migrate(['rollback', '--everything']);
       expect(unknown.code).toBe(1);
-      expect(unknown.logs[0]?.msg).toBe('unknown arguments "rollback --everything": use "latest" (the default), "rollback" (the last batch) or "rollback --all"');
+      expect(unknown.logs[0]?.msg).toBe(
+        'unknown arguments "rollback --everything": use "latest" (the default), "rollback" (the last batch) or "rollback --all"',
+      );
 
       const all = await migrate(['rollback', '--all']);
       expect(all.code).toBe(0);
@@ -143,10 +140,9 @@ describe('migrations', () => {
           await trx.raw(`set local time zone 'Europe/Berlin'`);
           await trx.raw(`select ensure_quote_snapshot_partitions(?::timestamptz, ?::timestamptz)`, [`${month}-15T00:00:00Z`, `${month}-15T00:00:00Z`]);
           await trx.raw(`set local time zone 'UTC'`);
-          return trx.raw<{ rows: { bound: string }[] }>(
-            `select pg_get_expr(relpartbound, oid) as bound from pg_class where relname = ?`,
-            [`quote_snapshots_${month.replace('-', '_')}`],
-          );
+          return trx.raw<{ rows: { bound: string }[] }>(`select pg_get_expr(relpartbound, oid) as bound from pg_class where relname = ?`, [
+            `quote_snapshots_${month.replace('-', '_')}`,
+          ]);
         });
         return rows[0]?.bound;
       };

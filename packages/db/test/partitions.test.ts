@@ -60,7 +60,14 @@ describe('monthly partitions on a Europe/Berlin session', () => {
 
   it('stores a snapshot at 2026-03-31T23:30:00Z (already April in Berlin) in the March partition, and the DST hours in theirs', async () => {
     await berlin.query(`select ensure_quote_snapshot_partitions('2026-03-01T00:00:00Z', '2026-10-31T00:00:00Z')`);
-    const times = ['2026-03-31T23:30:00Z', '2026-04-01T00:00:00Z', '2026-03-29T01:30:00Z', '2026-10-25T00:30:00Z', '2026-10-25T01:30:00Z', '2026-10-31T23:59:59.999Z'];
+    const times = [
+      '2026-03-31T23:30:00Z',
+      '2026-04-01T00:00:00Z',
+      '2026-03-29T01:30:00Z',
+      '2026-10-25T00:30:00Z',
+      '2026-10-25T01:30:00Z',
+      '2026-10-31T23:59:59.999Z',
+    ];
     const { rows } = await berlin.query<{ at: Date; partition: string }>(
       `insert into quote_snapshots (coin_id, currency, last_updated, fetched_at, price)
        select 'bitcoin', 'usd', t, now(), 1 from unnest($1::timestamptz[]) as t

@@ -11,8 +11,18 @@ afterAll(() => t.destroy());
 // parsed, and PostgreSQL's float8 text output is the shortest string that reads back to the same
 // double, so what goes in comes out bit for bit. These are the awkward shapes from real responses.
 const VALUES = [
-  0.00001234, -6.0e-5, 96114.08481738689, 1903746811536, -144.95468809806334, 19822040.0, 0.1 + 0.2,
-  1.7976931348623157e308, 5e-324, 123456789012345680000, 0.17772792588377742, 1495658356.9526057,
+  0.00001234,
+  -6.0e-5,
+  96114.08481738689,
+  1903746811536,
+  -144.95468809806334,
+  19822040.0,
+  0.1 + 0.2,
+  1.7976931348623157e308,
+  5e-324,
+  123456789012345680000,
+  0.17772792588377742,
+  1495658356.9526057,
 ];
 
 it('stores and reads back every upstream number unchanged', async () => {

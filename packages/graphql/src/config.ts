@@ -7,37 +7,39 @@ import { z } from 'zod';
  */
 export function subgraphEnvSchema(of: Subgraph) {
   const { variable: portVariable, default: defaultPort } = of.port;
-  return z
-    .object({
-      // Kubernetes serves /metrics on this port, which no Ingress or client Service exposes; unset, /metrics is on the service's port.
-      METRICS_PORT: z
-        .string()
-        .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535, { message: 'must be a port number between 1 and 65535' })
-        .transform(Number)
-        .optional(),
-      DATABASE_URL: env.databaseUrl.optional(),
-      REDIS_URL: env.redisUrl.optional(),
-      REDIS_KEY_PREFIX: z.string().default('cryptoagg:'),
-      CACHE_TTL_SECONDS: env.int(300, 1, 86_400),
-      // false turns caching off entirely (the benchmarks' uncached "stock" setup); not for production.
-      CACHE_ENABLED: z.enum(['true', 'false']).default('true'),
-      HOST: z.string().default('0.0.0.0'),
-      SUBGRAPH_SECRET: env.subgraphSecret,
-      GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
-      NODE_ENV: env.nodeEnv,
-      LOG_LEVEL: env.logLevel,
-    })
-    .refine(...requiredInProduction.DATABASE_URL)
-    .refine(...requiredInProduction.SUBGRAPH_SECRET)
-    // The port's variable name is data, not a type: subgraphConfig reads it by name.
-    .extend({ [portVariable]: env.port(defaultPort) } as Record<never, never>)
-    .refine(
-      (e) => {
-        const values = e as Record<string, unknown>;
-        return values.METRICS_PORT !== values[portVariable];
-      },
-      { path: ['METRICS_PORT'], message: `must differ from ${portVariable}` },
-    );
+  return (
+    z
+      .object({
+        // Kubernetes serves /metrics on this port, which no Ingress or client Service exposes; unset, /metrics is on the service's port.
+        METRICS_PORT: z
+          .string()
+          .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535, { message: 'must be a port number between 1 and 65535' })
+          .transform(Number)
+          .optional(),
+        DATABASE_URL: env.databaseUrl.optional(),
+        REDIS_URL: env.redisUrl.optional(),
+        REDIS_KEY_PREFIX: z.string().default('cryptoagg:'),
+        CACHE_TTL_SECONDS: env.int(300, 1, 86_400),
+        // false turns caching off entirely (the benchmarks' uncached "stock" setup); not for production.
+        CACHE_ENABLED: z.enum(['true', 'false']).default('true'),
+        HOST: z.string().default('0.0.0.0'),
+        SUBGRAPH_SECRET: env.subgraphSecret,
+        GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
+        NODE_ENV: env.nodeEnv,
+        LOG_LEVEL: env.logLevel,
+      })
+      .refine(...requiredInProduction.DATABASE_URL)
+      .refine(...requiredInProduction.SUBGRAPH_SECRET)
+      // The port's variable name is data, not a type: subgraphConfig reads it by name.
+      .extend({ [portVariable]: env.port(defaultPort) } as Record<never, never>)
+      .refine(
+        (e) => {
+          const values = e as Record<string, unknown>;
+          return values.METRICS_PORT !== values[portVariable];
+        },
+        { path: ['METRICS_PORT'], message: `must differ from ${portVariable}` },
+      )
+  );
 }
 
 export interface SubgraphConfig {

@@ -33,8 +33,5 @@ export function decodeCursor(cursor: string | null | undefined): Position | unde
  */
 export function afterPosition(position: Position, rankColumn: string, idColumn: string): [string, (string | number)[]] {
   if (position.rank === null) return [`(${rankColumn} is null and ${idColumn} > ?)`, [position.id]];
-  return [
-    `(${rankColumn} > ? or (${rankColumn} = ? and ${idColumn} > ?) or ${rankColumn} is null)`,
-    [position.rank, position.rank, position.id],
-  ];
+  return [`(${rankColumn} > ? or (${rankColumn} = ? and ${idColumn} > ?) or ${rankColumn} is null)`, [position.rank, position.rank, position.id]];
 }

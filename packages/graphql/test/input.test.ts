@@ -1,15 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  characterCount,
-  decodeCursor,
-  encodeCursor,
-  parseDateTime,
-  possibleId,
-  quoteCurrency,
-  quoted,
-  storableText,
-  textArgument,
-} from '../src/index.js';
+import { characterCount, decodeCursor, encodeCursor, parseDateTime, possibleId, quoteCurrency, quoted, storableText, textArgument } from '../src/index.js';
 
 const MALFORMED = 'after: malformed cursor; pass the endCursor (or an edge cursor) of a previous page';
 const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

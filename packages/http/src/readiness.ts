@@ -37,9 +37,7 @@ async function run(check: () => Promise<boolean | void>, timeoutMs: number): Pro
 export function readiness(checks: ReadinessChecks, logger: Logger, timeoutMs = 2_000): (exclude?: readonly string[]) => Promise<ReadinessReport> {
   let lastDown = '';
   return async (exclude = []) => {
-    const results = await Promise.all(
-      Object.entries(checks).map(async ([name, check]) => ({ name, reason: await run(check, timeoutMs) })),
-    );
+    const results = await Promise.all(Object.entries(checks).map(async ([name, check]) => ({ name, reason: await run(check, timeoutMs) })));
     const checked = Object.fromEntries(results.map(({ name, reason }) => [name, reason === undefined ? 'up' : 'down'] as const));
     const failed = results.filter(({ reason }) => reason !== undefined);
     const down = failed.map(({ name }) => name);

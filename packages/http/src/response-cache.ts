@@ -93,7 +93,10 @@ export function responseCache(options: ResponseCacheOptions, registry: Registry,
       .update(`${typeof body.operationName === 'string' ? body.operationName : ''}\0${body.query}\0${JSON.stringify(body.variables ?? {})}`)
       .digest('base64');
     const observe = () =>
-      duration.observe({ operation: operationLabel(typeof body.operationName === 'string' ? body.operationName : null, operations), outcome: 'success' }, (performance.now() - started) / 1000);
+      duration.observe(
+        { operation: operationLabel(typeof body.operationName === 'string' ? body.operationName : null, operations), outcome: 'success' },
+        (performance.now() - started) / 1000,
+      );
 
     const cached = entries.get(key);
     const inFlight = pending.get(key);

@@ -15,7 +15,12 @@ async function start(): Promise<RunningService> {
       logger: createLogger('limits-test', 'silent'),
       registry: new Registry(),
       buildApollo: (plugins) =>
-        new ApolloServer<BaseContext>({ typeDefs: 'type Query { hello: String }', resolvers: { Query: { hello: () => 'hi' } }, ...apolloDefaults({ production: true, introspection: false }), plugins }),
+        new ApolloServer<BaseContext>({
+          typeDefs: 'type Query { hello: String }',
+          resolvers: { Query: { hello: () => 'hi' } },
+          ...apolloDefaults({ production: true, introspection: false }),
+          plugins,
+        }),
       context: () => Promise.resolve({}),
       readiness: {},
       timeouts: { headersMs: 1_000, requestMs: 2_000 },
@@ -67,7 +72,11 @@ describe('slow and oversized clients', () => {
       body: JSON.stringify({ query: '{ hello }' }),
     });
     expect(response.status).toBe(431);
-    const ok = await fetch(`${service.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ hello }' }) });
+    const ok = await fetch(`${service.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ hello }' }),
+    });
     expect(await ok.json()).toEqual({ data: { hello: 'hi' } });
   });
 });

@@ -18,7 +18,12 @@ async function start(metricsPort?: number): Promise<RunningService> {
       logger,
       registry,
       buildApollo: (plugins) =>
-        new ApolloServer<BaseContext>({ typeDefs: 'type Query { hello: String }', resolvers: { Query: { hello: () => 'hi' } }, ...apolloDefaults({ production: false, introspection: false }), plugins }),
+        new ApolloServer<BaseContext>({
+          typeDefs: 'type Query { hello: String }',
+          resolvers: { Query: { hello: () => 'hi' } },
+          ...apolloDefaults({ production: false, introspection: false }),
+          plugins,
+        }),
       context: () => Promise.resolve({}),
       readiness: {},
     },

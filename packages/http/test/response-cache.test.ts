@@ -59,7 +59,12 @@ async function start(options: ResponseCacheOptions) {
     nextSlow,
     cached: async () => ({ entries: await gauge('cryptoagg_response_cache_entries'), bytes: await gauge('cryptoagg_response_cache_bytes') }),
     ask: async (query: string, signal?: AbortSignal) => {
-      const response = await fetch(`${service.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }), signal });
+      const response = await fetch(`${service.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query }),
+        signal,
+      });
       return { status: response.status, body: (await response.json()) as { data?: Record<string, string> } };
     },
   };

@@ -249,7 +249,10 @@ describe('production defaults', () => {
   });
 
   it('masks a failing context function in production', async () => {
-    const prod = await start({ context: () => Promise.reject(new Error('pool exhausted at postgres://app:hunter2@db/x')) }, { production: true, introspection: false });
+    const prod = await start(
+      { context: () => Promise.reject(new Error('pool exhausted at postgres://app:hunter2@db/x')) },
+      { production: true, introspection: false },
+    );
     const res = await post(`${prod.url}/graphql`, { query: '{ hello }' });
     expect(res.status).toBe(500);
     expect(res.json.errors?.[0]?.message).toBe('Internal server error');

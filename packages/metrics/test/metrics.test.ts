@@ -16,7 +16,10 @@ import {
 const lines = async (registry: Registry, name: string) => (await registry.metrics()).split('\n').filter((line) => line.includes(name));
 /** The value a registry exports for an unlabelled metric. */
 const value = async (registry: Registry, name: string) =>
-  (await registry.metrics()).split('\n').find((line) => line.startsWith(`${name} `))?.slice(name.length + 1);
+  (await registry.metrics())
+    .split('\n')
+    .find((line) => line.startsWith(`${name} `))
+    ?.slice(name.length + 1);
 
 describe('one family, one instance per registry', () => {
   it('gives every caller of a registry the same counter, registered once and exported at zero from the start', async () => {

@@ -5,7 +5,9 @@ import { COIN_COLUMNS, type CoinModel, type CoinPage } from './models.js';
 /** The SQL of the coins subgraph: reads of the coins table, behind small named functions. */
 
 export async function coinsByIds(db: Knex, ids: readonly string[]): Promise<CoinModel[]> {
-  return db('coins').select<CoinModel[]>([...COIN_COLUMNS]).whereIn('id', [...ids]);
+  return db('coins')
+    .select<CoinModel[]>([...COIN_COLUMNS])
+    .whereIn('id', [...ids]);
 }
 
 function escapeLike(text: string): string {

@@ -4,5 +4,4 @@ import type { CoinsConfig } from './config.js';
 import { createContext } from './context.js';
 import { resolvers } from './resolvers/index.js';
 
-export const startCoinsSubgraph = (config: CoinsConfig, logger?: Logger) =>
-  startSubgraph({ config, resolvers, createContext, ...(logger ? { logger } : {}) });
+export const startCoinsSubgraph = (config: CoinsConfig, logger?: Logger) => startSubgraph({ config, resolvers, createContext, ...(logger ? { logger } : {}) });

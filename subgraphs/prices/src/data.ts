@@ -26,7 +26,10 @@ export async function marketsPage(db: Knex, currency: string, first: number, aft
 }
 
 export async function latestQuotes(db: Knex, currency: string, coinIds: readonly string[]): Promise<QuoteModel[]> {
-  return db('latest_quotes').select<QuoteModel[]>(...QUOTE_COLUMNS).where('currency', currency).whereIn('coin_id', [...coinIds]);
+  return db('latest_quotes')
+    .select<QuoteModel[]>(...QUOTE_COLUMNS)
+    .where('currency', currency)
+    .whereIn('coin_id', [...coinIds]);
 }
 
 // Fixed-length steps: '1 day' added to a timestamptz follows the session's time zone (23 or 25 hours at DST changes).

@@ -35,9 +35,7 @@ export function registerFetchRunMetrics(registry: Registry, db: Knex): void {
     });
   single(FETCH_LAST_SUCCESS, (s) => timestampSeconds(s.last_success_at));
   single(FETCH_LAST_RUN, (s) => timestampSeconds(s.last_started_at));
-  single(FETCH_LAST_RUN_DURATION, (s) =>
-    s.last_started_at && s.last_finished_at ? (s.last_finished_at.getTime() - s.last_started_at.getTime()) / 1000 : 0,
-  );
+  single(FETCH_LAST_RUN_DURATION, (s) => (s.last_started_at && s.last_finished_at ? (s.last_finished_at.getTime() - s.last_started_at.getTime()) / 1000 : 0));
   single(FETCH_LAST_RUN_SUCCESS, (s) => (s.last_status === 'succeeded' ? 1 : 0));
   single(FETCH_CONSECUTIVE_FAILURES, (s) => s.consecutive_failures);
   gauge(registry, FETCH_LAST_RUN_ITEMS, async (g) => {

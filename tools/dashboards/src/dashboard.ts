@@ -111,19 +111,31 @@ export function buildDashboard() {
     )
     .withPanel(
       timeseries('Latency per operation (p50, p99)', 'Gateway request duration quantiles by operation.', 's', [
-        [`histogram_quantile(0.5, sum by (le, operation) (rate(${m(part(GRAPHQL_REQUEST_DURATION, 'bucket'), 'job="gateway"')}[${RATE}])))`, 'p50 {{operation}}'],
-        [`histogram_quantile(0.99, sum by (le, operation) (rate(${m(part(GRAPHQL_REQUEST_DURATION, 'bucket'), 'job="gateway"')}[${RATE}])))`, 'p99 {{operation}}'],
+        [
+          `histogram_quantile(0.5, sum by (le, operation) (rate(${m(part(GRAPHQL_REQUEST_DURATION, 'bucket'), 'job="gateway"')}[${RATE}])))`,
+          'p50 {{operation}}',
+        ],
+        [
+          `histogram_quantile(0.99, sum by (le, operation) (rate(${m(part(GRAPHQL_REQUEST_DURATION, 'bucket'), 'job="gateway"')}[${RATE}])))`,
+          'p99 {{operation}}',
+        ],
       ]),
     )
     .withPanel(
       timeseries('Errors per operation', 'Requests that did not succeed, by operation and outcome (client_error: bad input; error: server side).', 'reqps', [
-        [`sum by (operation, outcome) (rate(${m(part(GRAPHQL_REQUEST_DURATION, 'count'), 'job="gateway", outcome!="success"')}[${RATE}]))`, '{{operation}} {{outcome}}'],
+        [
+          `sum by (operation, outcome) (rate(${m(part(GRAPHQL_REQUEST_DURATION, 'count'), 'job="gateway", outcome!="success"')}[${RATE}]))`,
+          '{{operation}} {{outcome}}',
+        ],
       ]),
     )
     .withPanel(
-      timeseries('Subgraph fetches (p99) and errors', 'Latency of the gateway\'s requests to each subgraph, and failed ones.', 's', [
+      timeseries('Subgraph fetches (p99) and errors', "Latency of the gateway's requests to each subgraph, and failed ones.", 's', [
         [`histogram_quantile(0.99, sum by (le, subgraph) (rate(${m(part(SUBGRAPH_REQUEST_DURATION, 'bucket'))}[${RATE}])))`, 'p99 {{subgraph}}'],
-        [`sum by (subgraph, outcome) (rate(${m(part(SUBGRAPH_REQUEST_DURATION, 'count'), 'outcome!="success"')}[${RATE}]))`, 'failed/s {{subgraph}} {{outcome}}'],
+        [
+          `sum by (subgraph, outcome) (rate(${m(part(SUBGRAPH_REQUEST_DURATION, 'count'), 'outcome!="success"')}[${RATE}]))`,
+          'failed/s {{subgraph}} {{outcome}}',
+        ],
       ]),
     )
     .withRow(new RowBuilder('Cache and storage'))
@@ -147,7 +159,10 @@ export function buildDashboard() {
     )
     .withPanel(
       timeseries('DataLoader batch size', 'Average keys per batch: N entities answered by one query.', 'none', [
-        [`sum by (loader) (rate(${m(part(DATALOADER_BATCH_SIZE, 'sum'))}[${RATE}])) / sum by (loader) (rate(${m(part(DATALOADER_BATCH_SIZE, 'count'))}[${RATE}]))`, '{{loader}}'],
+        [
+          `sum by (loader) (rate(${m(part(DATALOADER_BATCH_SIZE, 'sum'))}[${RATE}])) / sum by (loader) (rate(${m(part(DATALOADER_BATCH_SIZE, 'count'))}[${RATE}]))`,
+          '{{loader}}',
+        ],
       ]),
     )
     .build();

@@ -47,7 +47,11 @@ const typeLink = (schema: GraphQLSchema, type: GraphQLType): string => {
 };
 
 /** A description as one table cell: on one line, pipes escaped. */
-const cell = (text: string | null | undefined): string => (text ?? '').replace(/\s*\n\s*/g, ' ').replace(/\|/g, '\\|').trim();
+const cell = (text: string | null | undefined): string =>
+  (text ?? '')
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\|/g, '\\|')
+    .trim();
 
 const deprecation = (reason: string | null | undefined): string => (reason ? `**Deprecated:** ${cell(reason)} ` : '');
 
@@ -61,7 +65,9 @@ function argumentTable(schema: GraphQLSchema, args: readonly (GraphQLArgument | 
   return [
     `| ${label} | Type | Default | Description |`,
     '| --- | --- | --- | --- |',
-    ...args.map((arg) => `| \`${arg.name}\` | ${typeLink(schema, arg.type)} | ${defaultValue(arg)} | ${deprecation(arg.deprecationReason)}${cell(arg.description)} |`),
+    ...args.map(
+      (arg) => `| \`${arg.name}\` | ${typeLink(schema, arg.type)} | ${defaultValue(arg)} | ${deprecation(arg.deprecationReason)}${cell(arg.description)} |`,
+    ),
   ];
 }
 
@@ -90,7 +96,13 @@ function typeSection(schema: GraphQLSchema, type: GraphQLNamedType): string[] {
   } else if (isInputObjectType(type)) {
     lines.push(...argumentTable(schema, Object.values(type.getFields()), 'Field'), '');
   } else if (isUnionType(type)) {
-    lines.push(`One of ${type.getTypes().map((t) => typeLink(schema, t)).join(', ')}.`, '');
+    lines.push(
+      `One of ${type
+        .getTypes()
+        .map((t) => typeLink(schema, t))
+        .join(', ')}.`,
+      '',
+    );
   } else if (isEnumType(type)) {
     lines.push(
       '| Value | Description |',
@@ -186,5 +198,8 @@ export function renderMarkdown(schema: GraphQLSchema, examples: OperationExample
     '',
     ...types.flatMap((type) => typeSection(schema, type)),
   ];
-  return `${lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  return `${lines
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
 }

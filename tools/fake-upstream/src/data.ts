@@ -1,45 +1,90 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-export interface Roi { times: number; currency: string; percentage: number }
+export interface Roi {
+  times: number;
+  currency: string;
+  percentage: number;
+}
 
 /** One `/coins/markets` item, keys in upstream order. */
 export interface MarketItem {
-  id: string; symbol: string; name: string; image: string;
-  current_price: number; market_cap: number; market_cap_rank: number | null;
-  fully_diluted_valuation: number | null; total_volume: number | null;
-  high_24h: number | null; low_24h: number | null;
-  price_change_24h: number | null; price_change_percentage_24h: number | null;
-  market_cap_change_24h: number | null; market_cap_change_percentage_24h: number | null;
-  circulating_supply: number; total_supply: number | null; max_supply: number | null;
-  ath: number; ath_change_percentage: number; ath_date: string;
-  atl: number; atl_change_percentage: number; atl_date: string;
-  roi: Roi | null; last_updated: string;
+  id: string;
+  symbol: string;
+  name: string;
+  image: string;
+  current_price: number;
+  market_cap: number;
+  market_cap_rank: number | null;
+  fully_diluted_valuation: number | null;
+  total_volume: number | null;
+  high_24h: number | null;
+  low_24h: number | null;
+  price_change_24h: number | null;
+  price_change_percentage_24h: number | null;
+  market_cap_change_24h: number | null;
+  market_cap_change_percentage_24h: number | null;
+  circulating_supply: number;
+  total_supply: number | null;
+  max_supply: number | null;
+  ath: number;
+  ath_change_percentage: number;
+  ath_date: string;
+  atl: number;
+  atl_change_percentage: number;
+  atl_date: string;
+  roi: Roi | null;
+  last_updated: string;
   /** only present when the request asked for price_change_percentage=24h */
   price_change_percentage_24h_in_currency?: number | null;
 }
 
 /** `/coins/{id}` body as served with localization/tickers/market_data/community_data/developer_data=false. */
 export interface CoinDetail {
-  id: string; symbol: string; name: string; web_slug: string;
-  asset_platform_id: string | null; platforms: Record<string, string>;
+  id: string;
+  symbol: string;
+  name: string;
+  web_slug: string;
+  asset_platform_id: string | null;
+  platforms: Record<string, string>;
   detail_platforms: Record<string, { decimal_place: number | null; contract_address: string }>;
-  block_time_in_minutes: number | null; hashing_algorithm: string | null;
-  categories: (string | null)[]; preview_listing: boolean; public_notice: string | null; additional_notices: string[];
+  block_time_in_minutes: number | null;
+  hashing_algorithm: string | null;
+  categories: (string | null)[];
+  preview_listing: boolean;
+  public_notice: string | null;
+  additional_notices: string[];
   description: { en: string };
   links: {
-    homepage: string[]; whitepaper: string; blockchain_site: string[]; official_forum_url: string[];
-    chat_url: string[]; announcement_url: string[]; snapshot_url: string | null; twitter_screen_name: string;
-    facebook_username: string; bitcointalk_thread_identifier: number | null; telegram_channel_identifier: string;
-    subreddit_url: string | null; repos_url: { github: string[]; bitbucket: string[] };
+    homepage: string[];
+    whitepaper: string;
+    blockchain_site: string[];
+    official_forum_url: string[];
+    chat_url: string[];
+    announcement_url: string[];
+    snapshot_url: string | null;
+    twitter_screen_name: string;
+    facebook_username: string;
+    bitcointalk_thread_identifier: number | null;
+    telegram_channel_identifier: string;
+    subreddit_url: string | null;
+    repos_url: { github: string[]; bitbucket: string[] };
   };
   image: { thumb: string; small: string; large: string };
-  country_origin: string; genesis_date: string | null;
-  sentiment_votes_up_percentage: number | null; sentiment_votes_down_percentage: number | null;
-  watchlist_portfolio_users: number; market_cap_rank: number | null; last_updated: string;
+  country_origin: string;
+  genesis_date: string | null;
+  sentiment_votes_up_percentage: number | null;
+  sentiment_votes_down_percentage: number | null;
+  watchlist_portfolio_users: number;
+  market_cap_rank: number | null;
+  last_updated: string;
 }
 
-export interface MarketChart { prices: [number, number][]; market_caps: [number, number][]; total_volumes: [number, number][] }
+export interface MarketChart {
+  prices: [number, number][];
+  market_caps: [number, number][];
+  total_volumes: [number, number][];
+}
 
 /** Coin ids carrying the traps; see README.md. */
 export const TRAPS = {
@@ -53,20 +98,39 @@ export const TRAPS = {
 
 const num = z.number();
 const nnum = z.number().nullable();
-const sampleSchema = z.array(z.object({
-  id: z.string(), symbol: z.string(), name: z.string(), image: z.string(),
-  current_price: num, market_cap: num, market_cap_rank: nnum, fully_diluted_valuation: nnum, total_volume: nnum,
-  high_24h: nnum, low_24h: nnum, price_change_24h: nnum, price_change_percentage_24h: nnum,
-  market_cap_change_24h: nnum, market_cap_change_percentage_24h: nnum,
-  circulating_supply: num, total_supply: nnum, max_supply: nnum,
-  ath: num, ath_change_percentage: num, ath_date: z.string(), atl: num, atl_change_percentage: num, atl_date: z.string(),
-  roi: z.object({ times: num, currency: z.string(), percentage: num }).nullable(), last_updated: z.string(),
-  price_change_percentage_24h_in_currency: nnum,
-}));
-
-const SAMPLE: MarketItem[] = sampleSchema.parse(
-  JSON.parse(readFileSync(new URL('../data/markets_usd_2025-02-09.json', import.meta.url), 'utf8')),
+const sampleSchema = z.array(
+  z.object({
+    id: z.string(),
+    symbol: z.string(),
+    name: z.string(),
+    image: z.string(),
+    current_price: num,
+    market_cap: num,
+    market_cap_rank: nnum,
+    fully_diluted_valuation: nnum,
+    total_volume: nnum,
+    high_24h: nnum,
+    low_24h: nnum,
+    price_change_24h: nnum,
+    price_change_percentage_24h: nnum,
+    market_cap_change_24h: nnum,
+    market_cap_change_percentage_24h: nnum,
+    circulating_supply: num,
+    total_supply: nnum,
+    max_supply: nnum,
+    ath: num,
+    ath_change_percentage: num,
+    ath_date: z.string(),
+    atl: num,
+    atl_change_percentage: num,
+    atl_date: z.string(),
+    roi: z.object({ times: num, currency: z.string(), percentage: num }).nullable(),
+    last_updated: z.string(),
+    price_change_percentage_24h_in_currency: nnum,
+  }),
 );
+
+const SAMPLE: MarketItem[] = sampleSchema.parse(JSON.parse(readFileSync(new URL('../data/markets_usd_2025-02-09.json', import.meta.url), 'utf8')));
 
 const FIVE_MINUTES = 5 * 60_000;
 const HOUR = 3_600_000;
@@ -94,25 +158,48 @@ function find(coins: MarketItem[], id: string): MarketItem {
 function withTraps(sample: MarketItem[]): MarketItem[] {
   const coins = sample.map((c) => ({ ...c }));
   Object.assign(find(coins, 'cat-in-a-dogs-world'), {
-    id: TRAPS.tinyPrice, symbol: 'tiny', name: 'Tiny Price Token',
+    id: TRAPS.tinyPrice,
+    symbol: 'tiny',
+    name: 'Tiny Price Token',
     image: 'https://coin-images.coingecko.com/coins/images/99001/large/tiny.png?1700000000',
-    current_price: 0.00001234, market_cap: 266544000, fully_diluted_valuation: 266544000, total_volume: 48213.37,
-    high_24h: 0.0000734, low_24h: 0.0000121, price_change_24h: -0.00006, price_change_percentage_24h: -82.94166,
-    market_cap_change_24h: -1296000000, market_cap_change_percentage_24h: -82.94166,
-    circulating_supply: 21600000000000, total_supply: 21600000000000, max_supply: 21600000000000,
-    ath: 0.00009876, ath_change_percentage: -87.50506, ath_date: '2024-12-05T11:02:41.120Z',
-    atl: 0.00000987, atl_change_percentage: 25.02533, atl_date: '2024-08-05T00:00:00.000Z', roi: null,
+    current_price: 0.00001234,
+    market_cap: 266544000,
+    fully_diluted_valuation: 266544000,
+    total_volume: 48213.37,
+    high_24h: 0.0000734,
+    low_24h: 0.0000121,
+    price_change_24h: -0.00006,
+    price_change_percentage_24h: -82.94166,
+    market_cap_change_24h: -1296000000,
+    market_cap_change_percentage_24h: -82.94166,
+    circulating_supply: 21600000000000,
+    total_supply: 21600000000000,
+    max_supply: 21600000000000,
+    ath: 0.00009876,
+    ath_change_percentage: -87.50506,
+    ath_date: '2024-12-05T11:02:41.120Z',
+    atl: 0.00000987,
+    atl_change_percentage: 25.02533,
+    atl_date: '2024-08-05T00:00:00.000Z',
+    roi: null,
     price_change_percentage_24h_in_currency: -82.941658833287,
   } satisfies Partial<MarketItem>);
   Object.assign(find(coins, TRAPS.stale), {
-    high_24h: null, low_24h: null, price_change_24h: null, price_change_percentage_24h: null,
-    market_cap_change_24h: null, market_cap_change_percentage_24h: null, price_change_percentage_24h_in_currency: null,
+    high_24h: null,
+    low_24h: null,
+    price_change_24h: null,
+    price_change_percentage_24h: null,
+    market_cap_change_24h: null,
+    market_cap_change_percentage_24h: null,
+    price_change_percentage_24h_in_currency: null,
   } satisfies Partial<MarketItem>);
   find(coins, TRAPS.unranked).market_cap_rank = null;
   const [a, b] = TRAPS.swappedRanks.map((id) => find(coins, id));
   if (a && b) [a.market_cap_rank, b.market_cap_rank] = [b.market_cap_rank, a.market_cap_rank];
   Object.assign(find(coins, 'wemix-token'), {
-    id: TRAPS.spacedId, symbol: '1mt', name: '1Move Token',
+    id: TRAPS.spacedId,
+    symbol: '1mt',
+    name: '1Move Token',
     image: 'https://coin-images.coingecko.com/coins/images/99002/large/1move.png?1700000000',
   } satisfies Partial<MarketItem>);
   return coins;
@@ -130,17 +217,32 @@ function synthesize(n: number, last: MarketItem, lastUpdatedMs: number): MarketI
   const ath = sig(price * (2 + h('ath') * 20));
   const atl = sig(price * (0.05 + h('atl') * 0.5));
   return {
-    id, symbol: `syn${n}`, name: `Synthetic Coin ${n}`,
+    id,
+    symbol: `syn${n}`,
+    name: `Synthetic Coin ${n}`,
     image: `https://coin-images.coingecko.com/coins/images/${100000 + n}/large/${id}.png?1700000000`,
-    current_price: price, market_cap: marketCap, market_cap_rank: n,
-    fully_diluted_valuation: Math.round(total * price), total_volume: Math.round(marketCap * (0.01 + h('vol') * 0.1)),
-    high_24h: sig(Math.max(price, previous) * 1.01), low_24h: sig(Math.min(price, previous) * 0.99),
-    price_change_24h: price - previous, price_change_percentage_24h: pct,
-    market_cap_change_24h: round(marketCap * pct / 100, 2), market_cap_change_percentage_24h: pct,
-    circulating_supply: circulating, total_supply: total, max_supply: n % 3 === 0 ? null : total,
-    ath, ath_change_percentage: round((price / ath - 1) * 100, 5), ath_date: '2021-11-10T14:24:11.849Z',
-    atl, atl_change_percentage: round((price / atl - 1) * 100, 5), atl_date: '2020-03-13T02:22:55.044Z',
-    roi: null, last_updated: new Date(lastUpdatedMs - Math.floor(h('age') * 10_000)).toISOString(),
+    current_price: price,
+    market_cap: marketCap,
+    market_cap_rank: n,
+    fully_diluted_valuation: Math.round(total * price),
+    total_volume: Math.round(marketCap * (0.01 + h('vol') * 0.1)),
+    high_24h: sig(Math.max(price, previous) * 1.01),
+    low_24h: sig(Math.min(price, previous) * 0.99),
+    price_change_24h: price - previous,
+    price_change_percentage_24h: pct,
+    market_cap_change_24h: round((marketCap * pct) / 100, 2),
+    market_cap_change_percentage_24h: pct,
+    circulating_supply: circulating,
+    total_supply: total,
+    max_supply: n % 3 === 0 ? null : total,
+    ath,
+    ath_change_percentage: round((price / ath - 1) * 100, 5),
+    ath_date: '2021-11-10T14:24:11.849Z',
+    atl,
+    atl_change_percentage: round((price / atl - 1) * 100, 5),
+    atl_date: '2020-03-13T02:22:55.044Z',
+    roi: null,
+    last_updated: new Date(lastUpdatedMs - Math.floor(h('age') * 10_000)).toISOString(),
     price_change_percentage_24h_in_currency: pct + h('pct2') * 1e-4,
   };
 }
@@ -149,36 +251,75 @@ function synthesize(n: number, last: MarketItem, lastUpdatedMs: number): MarketI
 function convert(c: MarketItem, conv: (v: number) => number, lastUpdated: string, pct24: boolean): MarketItem {
   const n = (v: number | null): number | null => (v === null ? null : conv(v));
   return {
-    id: c.id, symbol: c.symbol, name: c.name, image: c.image,
-    current_price: conv(c.current_price), market_cap: conv(c.market_cap), market_cap_rank: c.market_cap_rank,
-    fully_diluted_valuation: n(c.fully_diluted_valuation), total_volume: n(c.total_volume),
-    high_24h: n(c.high_24h), low_24h: n(c.low_24h),
-    price_change_24h: n(c.price_change_24h), price_change_percentage_24h: c.price_change_percentage_24h,
-    market_cap_change_24h: n(c.market_cap_change_24h), market_cap_change_percentage_24h: c.market_cap_change_percentage_24h,
-    circulating_supply: c.circulating_supply, total_supply: c.total_supply, max_supply: c.max_supply,
-    ath: conv(c.ath), ath_change_percentage: c.ath_change_percentage, ath_date: c.ath_date,
-    atl: conv(c.atl), atl_change_percentage: c.atl_change_percentage, atl_date: c.atl_date,
-    roi: c.roi, last_updated: lastUpdated,
+    id: c.id,
+    symbol: c.symbol,
+    name: c.name,
+    image: c.image,
+    current_price: conv(c.current_price),
+    market_cap: conv(c.market_cap),
+    market_cap_rank: c.market_cap_rank,
+    fully_diluted_valuation: n(c.fully_diluted_valuation),
+    total_volume: n(c.total_volume),
+    high_24h: n(c.high_24h),
+    low_24h: n(c.low_24h),
+    price_change_24h: n(c.price_change_24h),
+    price_change_percentage_24h: c.price_change_percentage_24h,
+    market_cap_change_24h: n(c.market_cap_change_24h),
+    market_cap_change_percentage_24h: c.market_cap_change_percentage_24h,
+    circulating_supply: c.circulating_supply,
+    total_supply: c.total_supply,
+    max_supply: c.max_supply,
+    ath: conv(c.ath),
+    ath_change_percentage: c.ath_change_percentage,
+    ath_date: c.ath_date,
+    atl: conv(c.atl),
+    atl_change_percentage: c.atl_change_percentage,
+    atl_date: c.atl_date,
+    roi: c.roi,
+    last_updated: lastUpdated,
     ...(pct24 ? { price_change_percentage_24h_in_currency: c.price_change_percentage_24h_in_currency ?? null } : {}),
   };
 }
 
 const BITCOIN_DETAIL = {
-  web_slug: 'bitcoin', block_time_in_minutes: 10, hashing_algorithm: 'SHA-256', genesis_date: '2009-01-03',
+  web_slug: 'bitcoin',
+  block_time_in_minutes: 10,
+  hashing_algorithm: 'SHA-256',
+  genesis_date: '2009-01-03',
   categories: ['FTX Holdings', 'Cryptocurrency', 'Proof of Work (PoW)', 'Layer 1 (L1)'],
-  description: 'Bitcoin is the first successful internet money based on peer-to-peer technology; whereby no central bank or authority is involved in the transaction and production of the Bitcoin currency. It was created by an anonymous individual/group under the name, Satoshi Nakamoto. The source code is available publicly as an open source project, anybody can look at it and be part of the developmental process.',
-  homepage: 'http://www.bitcoin.org', whitepaper: 'https://bitcoin.org/bitcoin.pdf',
+  description:
+    'Bitcoin is the first successful internet money based on peer-to-peer technology; whereby no central bank or authority is involved in the transaction and production of the Bitcoin currency. It was created by an anonymous individual/group under the name, Satoshi Nakamoto. The source code is available publicly as an open source project, anybody can look at it and be part of the developmental process.',
+  homepage: 'http://www.bitcoin.org',
+  whitepaper: 'https://bitcoin.org/bitcoin.pdf',
   blockchain_site: ['https://mempool.space/', 'https://blockchair.com/bitcoin/', 'https://btc.com/', 'https://btc.tokenview.io/'],
-  sentiment: 84.07, watchers: 1541900,
+  sentiment: 84.07,
+  watchers: 1541900,
 };
-const CATEGORIES = ['Cryptocurrency', 'Layer 1 (L1)', 'Decentralized Finance (DeFi)', 'Stablecoins', 'Meme', 'Smart Contract Platform', 'Gaming (GameFi)', 'Liquid Staking', 'Artificial Intelligence (AI)', 'Ethereum Ecosystem'];
+const CATEGORIES = [
+  'Cryptocurrency',
+  'Layer 1 (L1)',
+  'Decentralized Finance (DeFi)',
+  'Stablecoins',
+  'Meme',
+  'Smart Contract Platform',
+  'Gaming (GameFi)',
+  'Liquid Staking',
+  'Artificial Intelligence (AI)',
+  'Ethereum Ecosystem',
+];
 
 function detail(c: MarketItem): CoinDetail {
   const h = (salt: string): number => hash(`${c.id}:${salt}`);
   const btc = c.id === 'bitcoin';
   const slug = c.id.replace(/ /g, '-');
   const isToken = !btc && h('token') < 0.6;
-  const address = `0x${[0, 1, 2, 3, 4].map((i) => Math.floor(h(`addr${i}`) * 2 ** 32).toString(16).padStart(8, '0')).join('')}`;
+  const address = `0x${[0, 1, 2, 3, 4]
+    .map((i) =>
+      Math.floor(h(`addr${i}`) * 2 ** 32)
+        .toString(16)
+        .padStart(8, '0'),
+    )
+    .join('')}`;
   const categories: (string | null)[] = btc
     ? [...BITCOIN_DETAIL.categories]
     : [...new Set([0, 1, 2].slice(0, 1 + Math.floor(h('ncat') * 3)).map((i) => CATEGORIES[Math.floor(h(`cat${i}`) * CATEGORIES.length)] ?? 'Cryptocurrency'))];
@@ -187,29 +328,53 @@ function detail(c: MarketItem): CoinDetail {
   const up = btc ? BITCOIN_DETAIL.sentiment : round(50 + h('up') * 45, 2);
   const large = c.image;
   return {
-    id: c.id, symbol: c.symbol, name: c.name, web_slug: slug,
+    id: c.id,
+    symbol: c.symbol,
+    name: c.name,
+    web_slug: slug,
     asset_platform_id: isToken ? 'ethereum' : null,
     platforms: isToken ? { ethereum: address } : { '': '' },
     detail_platforms: isToken ? { ethereum: { decimal_place: 18, contract_address: address } } : { '': { decimal_place: null, contract_address: '' } },
     block_time_in_minutes: btc ? 10 : isToken ? 0 : 1 + Math.floor(h('block') * 10),
-    hashing_algorithm: btc ? BITCOIN_DETAIL.hashing_algorithm : isToken ? null : ['Ethash', 'Scrypt', 'SHA-256', 'X11'][Math.floor(h('algo') * 4)] ?? null,
-    categories, preview_listing: false, public_notice: null, additional_notices: [],
-    description: { en: btc ? BITCOIN_DETAIL.description : dead ? '' : `${c.name} (${c.symbol.toUpperCase()}) is ${isToken ? 'an ERC-20 token on Ethereum' : 'a layer 1 blockchain'}. This description is generated by fake-coingecko.` },
+    hashing_algorithm: btc ? BITCOIN_DETAIL.hashing_algorithm : isToken ? null : (['Ethash', 'Scrypt', 'SHA-256', 'X11'][Math.floor(h('algo') * 4)] ?? null),
+    categories,
+    preview_listing: false,
+    public_notice: null,
+    additional_notices: [],
+    description: {
+      en: btc
+        ? BITCOIN_DETAIL.description
+        : dead
+          ? ''
+          : `${c.name} (${c.symbol.toUpperCase()}) is ${isToken ? 'an ERC-20 token on Ethereum' : 'a layer 1 blockchain'}. This description is generated by fake-coingecko.`,
+    },
     links: {
       homepage: [btc ? BITCOIN_DETAIL.homepage : `https://www.${slug}.example`, '', ''],
       whitepaper: btc ? BITCOIN_DETAIL.whitepaper : '',
       blockchain_site: btc ? BITCOIN_DETAIL.blockchain_site : [isToken ? `https://etherscan.io/token/${address}` : `https://explorer.${slug}.example/`, '', ''],
-      official_forum_url: btc ? ['https://bitcointalk.org/'] : [''], chat_url: [''], announcement_url: ['', ''], snapshot_url: null,
-      twitter_screen_name: slug, facebook_username: '', bitcointalk_thread_identifier: null, telegram_channel_identifier: '',
+      official_forum_url: btc ? ['https://bitcointalk.org/'] : [''],
+      chat_url: [''],
+      announcement_url: ['', ''],
+      snapshot_url: null,
+      twitter_screen_name: slug,
+      facebook_username: '',
+      bitcointalk_thread_identifier: null,
+      telegram_channel_identifier: '',
       subreddit_url: btc ? 'https://www.reddit.com/r/Bitcoin/' : 'https://www.reddit.com',
       repos_url: { github: btc ? ['https://github.com/bitcoin/bitcoin', 'https://github.com/bitcoin/bips'] : [], bitbucket: [] },
     },
     image: { thumb: large.replace('/large/', '/thumb/'), small: large.replace('/large/', '/small/'), large },
     country_origin: '',
-    genesis_date: btc ? BITCOIN_DETAIL.genesis_date : isToken ? null : `20${14 + Math.floor(h('gen') * 9)}-0${1 + Math.floor(h('mon') * 9)}-1${Math.floor(h('day') * 10)}`,
-    sentiment_votes_up_percentage: dead ? null : up, sentiment_votes_down_percentage: dead ? null : round(100 - up, 2),
+    genesis_date: btc
+      ? BITCOIN_DETAIL.genesis_date
+      : isToken
+        ? null
+        : `20${14 + Math.floor(h('gen') * 9)}-0${1 + Math.floor(h('mon') * 9)}-1${Math.floor(h('day') * 10)}`,
+    sentiment_votes_up_percentage: dead ? null : up,
+    sentiment_votes_down_percentage: dead ? null : round(100 - up, 2),
     watchlist_portfolio_users: btc ? BITCOIN_DETAIL.watchers : 100 + Math.floor(h('watch') * 200_000),
-    market_cap_rank: c.market_cap_rank, last_updated: c.last_updated,
+    market_cap_rank: c.market_cap_rank,
+    last_updated: c.last_updated,
   };
 }
 
@@ -231,9 +396,10 @@ export function createDataset(count: number, currencies: string[]): Dataset {
   const base = [...traps.slice(0, count)];
   for (let n = traps.length + 1; n <= count; n++) base.push(synthesize(n, last, newest));
 
-  const usdRound = (r: number): MarketItem[] => base.map((c) => c.id === TRAPS.stale
-    ? c
-    : convert(c, (v) => v * (1 + 0.01 * r), new Date(Date.parse(c.last_updated) + r * FIVE_MINUTES).toISOString(), true));
+  const usdRound = (r: number): MarketItem[] =>
+    base.map((c) =>
+      c.id === TRAPS.stale ? c : convert(c, (v) => v * (1 + 0.01 * r), new Date(Date.parse(c.last_updated) + r * FIVE_MINUTES).toISOString(), true),
+    );
 
   function markets(currency: string, r: number, pct24: boolean): MarketItem[] {
     if (!currencies.includes(currency)) throw new Error(`currency ${currency} is not configured`);

@@ -81,7 +81,9 @@ const HTML_TYPE = 'text/html; charset=UTF-8';
 
 const faultsSchema = z.strictObject({
   rateLimit: z.strictObject({ count: z.number().int().min(0), retryAfterSeconds: z.number().min(0).optional(), html: z.boolean().optional() }).optional(),
-  serverError: z.strictObject({ count: z.union([z.number().int().min(0), z.literal('always')]), status: z.number().int().min(400).max(599).optional() }).optional(),
+  serverError: z
+    .strictObject({ count: z.union([z.number().int().min(0), z.literal('always')]), status: z.number().int().min(400).max(599).optional() })
+    .optional(),
   delayMs: z.number().min(0).optional(),
   hang: z.boolean().optional(),
   malformedItems: z.boolean().optional(),
@@ -91,7 +93,13 @@ const faultsSchema = z.strictObject({
 });
 const roundSchema = z.number().int().min(0);
 
-const RATE_LIMITED = { status: { error_code: 429, error_message: "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits." } };
+const RATE_LIMITED = {
+  status: {
+    error_code: 429,
+    error_message:
+      "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits.",
+  },
+};
 const KEY_MISSING = { status: { error_code: 10002, error_message: 'API Key Missing' } };
 const CLOUDFLARE_1015 = `<!DOCTYPE html>
 <html lang="en-US"><head><title>Access denied | api.coingecko.com used Cloudflare to restrict access</title></head>
@@ -113,12 +121,15 @@ const cloudflare5xx = (status: number): string => `<html>
 /** Invalid items spread over page 1 so consumers must skip them mid-page, not just at an edge. */
 function withMalformed(page: unknown[], template: MarketItem | undefined): unknown[] {
   if (!template) return page;
-  const like = (id: string, patch: Record<string, unknown>): Record<string, unknown> =>
-    ({ ...template, id, symbol: 'bad', name: `Malformed ${id}`, ...patch });
+  const like = (id: string, patch: Record<string, unknown>): Record<string, unknown> => ({ ...template, id, symbol: 'bad', name: `Malformed ${id}`, ...patch });
   const noId = like('malformed-no-id', {});
   delete noId.id;
-  const bad = [like('malformed-string-price', { current_price: 'abc' }), noId,
-    like('malformed-bad-date', { last_updated: 'not-a-date' }), like('malformed-object-market-cap', { market_cap: {} })];
+  const bad = [
+    like('malformed-string-price', { current_price: 'abc' }),
+    noId,
+    like('malformed-bad-date', { last_updated: 'not-a-date' }),
+    like('malformed-object-market-cap', { market_cap: {} }),
+  ];
   const out: unknown[] = [...page];
   bad.forEach((item, i) => out.splice(Math.min(1 + 2 * i, out.length), 0, item));
   return out;
@@ -149,7 +160,11 @@ function readBody(req: IncomingMessage): Promise<unknown> {
     req.on('error', reject);
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8').trim();
-      try { resolve(text === '' ? {} : JSON.parse(text)); } catch (err) { reject(err instanceof Error ? err : new Error(String(err))); }
+      try {
+        resolve(text === '' ? {} : JSON.parse(text));
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   });
 }
@@ -167,10 +182,14 @@ export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Pr
   const hanging = new Set<ServerResponse>();
   const timers = new Set<NodeJS.Timeout>();
 
-  const sleep = (ms: number): Promise<void> => new Promise((resolve) => {
-    const timer = setTimeout(() => { timers.delete(timer); resolve(); }, ms);
-    timers.add(timer);
-  });
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
   const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void => {
     if (res.destroyed || res.writableEnded) return;
     res.writeHead(status, { 'content-type': JSON_TYPE, 'access-control-allow-origin': '*', ...headers });
@@ -188,18 +207,26 @@ export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Pr
       if (!currencies.includes(currency)) return [400, { error: 'invalid vs_currency' }];
       const perPage = intParam(q.get('per_page'), 100, 250);
       const page = intParam(q.get('page'), 1, Number.MAX_SAFE_INTEGER);
-      const pct24 = (q.get('price_change_percentage') ?? '').split(',').map((s) => s.trim()).includes('24h');
+      const pct24 = (q.get('price_change_percentage') ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .includes('24h');
       const start = (page - 1) * perPage;
       const listed = ranked(data.markets(currency, round, pct24), faults.demote);
       const items = (marketsEdit ? marketsEdit(listed, currency) : listed).slice(start, page * perPage);
       const served = items.map((item, i): unknown =>
-        faults.malformedAt?.includes(start + i + 1) && typeof item === 'object' && item !== null ? { ...item, current_price: 'abc' } : item);
+        faults.malformedAt?.includes(start + i + 1) && typeof item === 'object' && item !== null ? { ...item, current_price: 'abc' } : item,
+      );
       return [200, faults.malformedItems && page === 1 ? withMalformed(served, listed[0]) : served];
     }
     const match = /^\/coins\/([^/]+)(\/market_chart)?\/?$/.exec(rel);
     if (!match?.[1]) return [404, { error: 'Not found' }];
     let id: string;
-    try { id = decodeURIComponent(match[1]); } catch { return [404, { error: 'coin not found' }]; }
+    try {
+      id = decodeURIComponent(match[1]);
+    } catch {
+      return [404, { error: 'coin not found' }];
+    }
     if (!match[2] && details.has(id)) return [200, details.get(id)];
     if (!data.ids.includes(id)) return [404, { error: 'coin not found' }];
     if (!match[2]) return [200, data.detail(id, round)];
@@ -231,8 +258,12 @@ export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Pr
     const rel = url.pathname.startsWith(`${BASE}/`) ? url.pathname.slice(BASE.length) : url.pathname;
     if (rel.startsWith('/__fake/')) return control(req, res, rel);
     const record: RecordedRequest = {
-      method: req.method ?? 'GET', path: rel, query: Object.fromEntries(url.searchParams),
-      headers: flattenHeaders(req.headers), at: Date.now(), status: 0,
+      method: req.method ?? 'GET',
+      path: rel,
+      query: Object.fromEntries(url.searchParams),
+      headers: flattenHeaders(req.headers),
+      at: Date.now(),
+      status: 0,
     };
     requests.push(record);
     const reply = (status: number, body: string, headers: Record<string, string> = {}): void => {
@@ -281,17 +312,29 @@ export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Pr
     });
   });
   const { address, port } = server.address() as AddressInfo;
-  const advance = options.autoAdvanceMs ? setInterval(() => { round++; }, options.autoAdvanceMs).unref() : undefined;
+  const advance = options.autoAdvanceMs
+    ? setInterval(() => {
+        round++;
+      }, options.autoAdvanceMs).unref()
+    : undefined;
   // exact values served: the same serialiser the HTTP route uses, parsed back
   const parsed = <T>(value: T): T => JSON.parse(toRubyJson(value)) as T;
 
   const fake: FakeCoinGecko = {
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}${BASE}`,
     port,
-    get round() { return round; },
-    set round(r: number) { round = roundSchema.parse(r); },
-    setRound(r) { round = roundSchema.parse(r); },
-    setFaults(next) { faults = faultsSchema.parse(next); },
+    get round() {
+      return round;
+    },
+    set round(r: number) {
+      round = roundSchema.parse(r);
+    },
+    setRound(r) {
+      round = roundSchema.parse(r);
+    },
+    setFaults(next) {
+      faults = faultsSchema.parse(next);
+    },
     requests,
     reset() {
       round = 0;
@@ -301,14 +344,15 @@ export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Pr
       details.clear();
       endHanging();
     },
-    markets: (currency) =>
-      parsed(ranked(data.markets(currency, round, true), faults.demote).filter((_, i) => !faults.malformedAt?.includes(i + 1))),
+    markets: (currency) => parsed(ranked(data.markets(currency, round, true), faults.demote).filter((_, i) => !faults.malformedAt?.includes(i + 1))),
     coinDetail: (id) => {
       const body = data.detail(id, round);
       return body && parsed(body);
     },
     coinIds: () => [...data.ids],
-    editMarkets(edit) { marketsEdit = edit; },
+    editMarkets(edit) {
+      marketsEdit = edit;
+    },
     setCoinDetail(id, body) {
       if (body === undefined) details.delete(id);
       else details.set(id, body);

@@ -67,10 +67,32 @@ describe('fake CoinGecko /coins/markets', () => {
     }
     const [first] = await getJson<MarketItem[]>(fake, `${MARKETS}&vs_currency=usd&per_page=1`);
     expect(Object.keys(first ?? {})).toEqual([
-      'id', 'symbol', 'name', 'image', 'current_price', 'market_cap', 'market_cap_rank', 'fully_diluted_valuation',
-      'total_volume', 'high_24h', 'low_24h', 'price_change_24h', 'price_change_percentage_24h', 'market_cap_change_24h',
-      'market_cap_change_percentage_24h', 'circulating_supply', 'total_supply', 'max_supply', 'ath',
-      'ath_change_percentage', 'ath_date', 'atl', 'atl_change_percentage', 'atl_date', 'roi', 'last_updated',
+      'id',
+      'symbol',
+      'name',
+      'image',
+      'current_price',
+      'market_cap',
+      'market_cap_rank',
+      'fully_diluted_valuation',
+      'total_volume',
+      'high_24h',
+      'low_24h',
+      'price_change_24h',
+      'price_change_percentage_24h',
+      'market_cap_change_24h',
+      'market_cap_change_percentage_24h',
+      'circulating_supply',
+      'total_supply',
+      'max_supply',
+      'ath',
+      'ath_change_percentage',
+      'ath_date',
+      'atl',
+      'atl_change_percentage',
+      'atl_date',
+      'roi',
+      'last_updated',
       'price_change_percentage_24h_in_currency',
     ]);
     const [plain] = await getJson<MarketItem[]>(fake, '/coins/markets?vs_currency=usd&per_page=1');
@@ -108,7 +130,10 @@ describe('fake CoinGecko /coins/markets', () => {
     const items = fake.markets('usd');
     expect(byId(items, 'ousg').market_cap_rank).toBeNull();
     const ranks = items.slice(9, 11).map((i) => [i.id, i.market_cap_rank]);
-    expect(ranks).toEqual([['cardano', 11], ['tron', 10]]);
+    expect(ranks).toEqual([
+      ['cardano', 11],
+      ['tron', 10],
+    ]);
     expect(byId(items, '1move token')).toMatchObject({ symbol: '1mt', name: '1Move Token' });
     expect(items.filter((i) => i.roi === null).length).toBeGreaterThan(200);
     expect(items.some((i) => i.max_supply === null)).toBe(true);
@@ -184,7 +209,10 @@ describe('fake CoinGecko faults and auth', () => {
     expect(fake.requests[0]?.headers['x-test']).toBe('yes');
     fake.setFaults({ hang: true });
     await expect(fetch(`${fake.url}/ping`, { signal: AbortSignal.timeout(200) })).rejects.toThrow();
-    const pending = fetch(`${fake.url}/ping`).then((r) => r.status, () => 'ended');
+    const pending = fetch(`${fake.url}/ping`).then(
+      (r) => r.status,
+      () => 'ended',
+    );
     await new Promise((r) => setTimeout(r, 50));
     fake.reset();
     expect(await pending).toBe('ended');
@@ -195,7 +223,10 @@ describe('fake CoinGecko faults and auth', () => {
   it('ends hanging requests on close', async () => {
     const fake = await startFakeCoinGecko();
     fake.setFaults({ hang: true });
-    const pending = fetch(`${fake.url}/ping`).then((r) => r.status, () => 'ended');
+    const pending = fetch(`${fake.url}/ping`).then(
+      (r) => r.status,
+      () => 'ended',
+    );
     await new Promise((r) => setTimeout(r, 50));
     await fake.close();
     expect(await pending).toBe('ended');
@@ -248,7 +279,9 @@ describe('fake CoinGecko /coins/{id}', () => {
     const fake = await start();
     fake.setRound(2);
     const chart = await getJson<{ prices: [number, number][]; market_caps: unknown[]; total_volumes: unknown[] }>(
-      fake, '/coins/ethereum/market_chart?vs_currency=usd&days=2');
+      fake,
+      '/coins/ethereum/market_chart?vs_currency=usd&days=2',
+    );
     const eth = byId(fake.markets('usd'), 'ethereum');
     expect(chart.prices.length).toBeGreaterThanOrEqual(48);
     expect(chart.prices.at(-1)).toEqual([Date.parse(eth.last_updated), eth.current_price]);

@@ -37,9 +37,7 @@ it('`npm start` migrates, serves the API through the gateway, runs the fetcher a
     PRICES_PORT: String(pricesPort),
   });
   try {
-    await expect
-      .poll(async () => (await t.db<FetchRunRow>('fetch_runs').where({ status: 'succeeded' })).length, { timeout: 30_000, interval: 200 })
-      .toBe(1);
+    await expect.poll(async () => (await t.db<FetchRunRow>('fetch_runs').where({ status: 'succeeded' })).length, { timeout: 30_000, interval: 200 }).toBe(1);
     expect(stack.output()).toContain('[fetcher] ');
     expect(stack.output()).toContain('fetch run succeeded');
     const latest = await t.db('latest_quotes').count<{ count: number }[]>('* as count');
@@ -47,7 +45,9 @@ it('`npm start` migrates, serves the API through the gateway, runs the fetcher a
     const bitcoin = fake.markets('usd')[0]!;
     await expect
       .poll(() => markets(gatewayPort), { timeout: 30_000, interval: 250 })
-      .toMatchObject({ data: { markets: { totalCount: 20, edges: [{ node: { id: 'bitcoin', name: 'Bitcoin', quote: { price: bitcoin.current_price } } }, {}] } } });
+      .toMatchObject({
+        data: { markets: { totalCount: 20, edges: [{ node: { id: 'bitcoin', name: 'Bitcoin', quote: { price: bitcoin.current_price } } }, {}] } },
+      });
     for (const name of ['[coins  ] ', '[prices ] ', '[gateway] ']) expect(stack.output()).toContain(name);
   } finally {
     const stoppedAt = Date.now();
@@ -71,9 +71,7 @@ it('when the upstream cannot be reached, the log says why and the API keeps serv
   });
   try {
     await expect.poll(() => stack.output(), { timeout: 30_000, interval: 250 }).toMatch(/fetch run failed[\s\S]*ECONNREFUSED/);
-    await expect
-      .poll(() => markets(gatewayPort), { timeout: 30_000, interval: 250 })
-      .toMatchObject({ data: { markets: { totalCount: 20 } } });
+    await expect.poll(() => markets(gatewayPort), { timeout: 30_000, interval: 250 }).toMatchObject({ data: { markets: { totalCount: 20 } } });
   } finally {
     stack.child.kill('SIGTERM');
     expect(await stack.exited).toBe(0);

@@ -38,8 +38,7 @@ export class UpstreamError extends Error {
 const PRO_HOST = 'pro-api.coingecko.com';
 
 /** CoinGecko reads a paid plan's key from another header than the demo plan's. */
-export const apiKeyHeader = (baseUrl: string): string =>
-  new URL(baseUrl).hostname === PRO_HOST ? 'x-cg-pro-api-key' : 'x-cg-demo-api-key';
+export const apiKeyHeader = (baseUrl: string): string => (new URL(baseUrl).hostname === PRO_HOST ? 'x-cg-pro-api-key' : 'x-cg-demo-api-key');
 
 /** Retry-After is either delta-seconds or an HTTP date. */
 export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
