@@ -74,9 +74,8 @@ export default tseslint.config(
     settings: { 'import-x/resolver-next': [resolver] },
     rules: {
       // Each workspace declares what it imports: npm hoisting hides a missing declaration until the workspace is installed alone, as
-      // in the images. Runtime code takes only `dependencies`. A warning only so that `npx eslint .` stays usable while the
-      // declarations are moved (issue 13): `npm run lint` passes --max-warnings 0, so a missing declaration fails the lint all the same.
-      'import-x/no-extraneous-dependencies': ['warn', { includeInternal: true, includeTypes: true, devDependencies: devOnlyCode }],
+      // in the images. Runtime code takes only `dependencies`; tests, tools and root files may take `devDependencies` too.
+      'import-x/no-extraneous-dependencies': ['error', { includeInternal: true, includeTypes: true, devDependencies: devOnlyCode }],
     },
   },
   {

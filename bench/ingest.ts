@@ -250,6 +250,8 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
       FETCH_MAX_COINS: String(coinsPerCurrency),
       FETCH_METADATA_PER_RUN: '0',
       MIGRATE_ON_START: 'false',
+      // The CoinGecko ingest alone is measured: no exchange source.
+      EXCHANGE_SOURCES: 'none',
       LOG_LEVEL: 'silent',
     });
     if (!parsed.ok) throw new Error(parsed.errors.join('\n'));

@@ -78,6 +78,7 @@ describe('the compiled bundles the images run', () => {
       FETCH_MAX_COINS: '10',
       MIGRATE_ON_START: 'false',
       FETCH_METADATA_PER_RUN: '0',
+      EXCHANGE_SOURCES: 'none',
     });
     expect(fetch.code, fetch.output).toBe(0);
     expect(fetch.output).toContain('fetch run succeeded');
@@ -110,7 +111,7 @@ describe('the compiled bundles the images run', () => {
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ query: '{ coin(id: "bitcoin") { name quote { currency } } }' }),
           });
-          return await res.json();
+          return (await res.json()) as unknown;
         } catch {
           return undefined;
         }

@@ -70,7 +70,7 @@ export function copyFrom(client: pg.ClientBase, sql: string, data: string | Buff
 }
 
 /** One value in COPY's text format: \N for null, backslash escapes for the characters that matter. */
-export function copyValue(value: string | number | Date | null | undefined): string {
+function copyValue(value: string | number | Date | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'number') return String(value);

@@ -24,8 +24,14 @@ export const gatewayConfigSchemaFor = (roster: readonly Subgraph[]) => {
       ...urlVariables,
       SUBGRAPH_SECRET: env.subgraphSecret,
       GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
-      // Whole responses are kept this long (0 = off); it bounds how stale an answer can be.
-      RESPONSE_CACHE_TTL_MS: env.int(2_000, 0, 4_000),
+      // The browser IDE at GET /graphql and /: on in development unless `false`, off in production unless `true`.
+      GRAPHQL_IDE: z.enum(['true', 'false']).optional(),
+      // Whole responses are kept until the data version changes; this is only a safety bound on top (0 = off).
+      // Freshness comes from the version (Redis and the subgraphs), not from this TTL.
+      RESPONSE_CACHE_TTL_MS: env.int(300_000, 0, 86_400_000),
+      // Where the fetcher publishes each new data version; unset, the gateway follows the subgraphs only.
+      REDIS_URL: env.redisUrl.optional(),
+      REDIS_KEY_PREFIX: z.string().default('cryptoagg:'),
       // Its memory, in bytes not answers (the pod's limit is 512 MiB); a larger answer is served but never kept.
       RESPONSE_CACHE_MAX_MB: env.int(64, 1, 256),
       RESPONSE_CACHE_MAX_ANSWER_KB: env.int(1_024, 1, 256 * 1_024),
@@ -49,10 +55,13 @@ export const gatewayConfigSchemaFor = (roster: readonly Subgraph[]) => {
       subgraphUrls: urls(e),
       subgraphSecret: e.SUBGRAPH_SECRET,
       responseCacheTtlMs: e.RESPONSE_CACHE_TTL_MS,
+      redisUrl: e.REDIS_URL,
+      redisKeyPrefix: e.REDIS_KEY_PREFIX,
       responseCacheMaxBytes: e.RESPONSE_CACHE_MAX_MB * 1024 * 1024,
       responseCacheMaxAnswerBytes: e.RESPONSE_CACHE_MAX_ANSWER_KB * 1024,
       production: e.NODE_ENV === 'production',
       introspection: e.NODE_ENV !== 'production' || e.GRAPHQL_INTROSPECTION === 'true',
+      ide: e.NODE_ENV === 'production' ? e.GRAPHQL_IDE === 'true' : e.GRAPHQL_IDE !== 'false',
       logLevel: e.LOG_LEVEL,
     }));
 };

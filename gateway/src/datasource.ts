@@ -1,29 +1,43 @@
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
 import { SUBGRAPH_SECRET_HEADER } from '@cryptoagg/core';
+import { DATA_VERSION_HEADER, parseDataVersion } from '@cryptoagg/http';
 import type { Histogram } from 'prom-client';
+import { dedupingFetcher } from './dedupe.js';
+import type { GatewayDataVersion } from './version.js';
 
-type ProcessOptions = Parameters<RemoteGraphQLDataSource['process']>[0];
-type ProcessResult = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
+/** The gateway's per-request context: where each subgraph fetch reports the data version it was computed from. */
+export interface GatewayContext {
+  reportVersion(version: number): void;
+}
+
+type ProcessOptions = Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0];
+type ProcessResult = Awaited<ReturnType<RemoteGraphQLDataSource<GatewayContext>['process']>>;
 
 /**
- * A subgraph data source that sends the shared secret and times every fetch
- * by subgraph and outcome: success, graphql_error (the subgraph answered with
- * errors) or error (no usable answer: refused connection, timeout, 5xx).
+ * A subgraph data source that sends the shared secret and the newest data version the gateway has seen
+ * (the subgraph reads it first when its own is older), sends identical requests in flight once, learns
+ * the version each answer was computed from (for the response cache, and for the gateway's own view of
+ * the version), and times every fetch by subgraph and outcome: success, graphql_error (the subgraph
+ * answered with errors) or error (no usable answer: refused connection, timeout, 5xx).
  */
-export class SubgraphDataSource extends RemoteGraphQLDataSource {
+export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
-    options: { name: string; url: string; secret: string | undefined },
+    options: { name: string; url: string; secret: string | undefined; version: GatewayDataVersion },
     private readonly duration: Histogram<'subgraph' | 'outcome'>,
+    private readonly version = options.version,
     private readonly subgraph = options.name,
   ) {
     super({
       url: options.url,
       // Node's own fetch (undici, keep-alive) rather than the default make-fetch-happen, whose HTTP-cache
       // machinery costs time on every subgraph request and caches nothing for POSTs.
-      fetcher: fetch as unknown as RemoteGraphQLDataSource['fetcher'],
+      fetcher: dedupingFetcher(fetch as unknown as RemoteGraphQLDataSource['fetcher']),
+      // Cache hints are unused (Apollo's cache-control plugin is off): no need to parse each answer's Cache-Control.
+      honorSubgraphCacheControlHeader: false,
       willSendRequest: ({ request }) => {
         if (options.secret) request.http?.headers.set(SUBGRAPH_SECRET_HEADER, options.secret);
+        request.http?.headers.set(DATA_VERSION_HEADER, String(options.version.current()));
       },
     });
   }
@@ -31,10 +45,9 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource {
   override async process(options: ProcessOptions): Promise<ProcessResult> {
     const started = performance.now();
     const observe = (outcome: string) => this.duration.observe({ subgraph: this.subgraph, outcome }, (performance.now() - started) / 1000);
+    let result: ProcessResult;
     try {
-      const result = await super.process(options);
-      observe(result.errors?.length ? 'graphql_error' : 'success');
-      return result;
+      result = await super.process(options);
     } catch (error) {
       observe('error');
       // No answer at all (refused, reset, timeout): say which part of the API is missing, without internals.
@@ -43,5 +56,13 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource {
         originalError: error instanceof Error ? error : undefined,
       });
     }
+    observe(result.errors?.length ? 'graphql_error' : 'success');
+    const version = parseDataVersion(result.http?.headers.get(DATA_VERSION_HEADER));
+    if (version !== undefined) {
+      this.version.observe(version);
+      // Health checks and schema loads have no request context.
+      (options.context as Partial<GatewayContext>).reportVersion?.(version);
+    }
+    return result;
   }
 }

@@ -31,7 +31,7 @@ import {
 export const MAX_DEPTH = 10;
 /** The standard introspection query is 15 deep; the rest is room for clients that unwrap type references further. */
 export const MAX_INTROSPECTION_DEPTH = 20;
-export const MAX_ALIASES = 100;
+const MAX_ALIASES = 100;
 export const MAX_ITEMS = 100_000;
 /** The contract operations, all five in one document as clients send them, are about 250 tokens. */
 export const MAX_TOKENS = 5_000;
@@ -77,7 +77,7 @@ const validationRules: ValidationRule[] = [
 ];
 
 /** How a field's list size is declared with the demand-control directives (`@listSize`, `@cost`). */
-export interface FieldCost {
+interface FieldCost {
   /** arguments whose value is the list's size (`first`); the largest counts */
   slicingArguments: readonly string[];
   /** child fields the slicing size applies to (a connection's `edges`), instead of the field itself */
@@ -91,7 +91,7 @@ export interface FieldCost {
 export interface CostModel {
   schema: GraphQLSchema;
   field(field: GraphQLField<unknown, unknown>): FieldCost;
-  /** how lists are counted, for refusal messages: "each list counts at its first, a history at 10,000 points" */
+  /** how lists are counted, for refusal messages: "each list counts at its first, every other list at its declared maximum size" */
   rules: string;
 }
 
@@ -131,7 +131,6 @@ function costDirectiveNames(document: DocumentNode): { cost: string; listSize: s
 const stringList = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
 
 /** "HistoryPoint" -> "points": what a list of that type holds, for the refusal message. */
-const itemNoun = (type: GraphQLNamedType): string => `${(/[A-Z]?[a-z0-9]*$/.exec(type.name)?.[0] ?? type.name).toLowerCase() || 'item'}s`;
 
 /**
  * Reads `@listSize` and `@cost` from (super)graph SDL. The gateway has the composed supergraph:
@@ -155,7 +154,7 @@ export function createCostModel(sdl: string): CostModel {
 
   const fields = new Map<GraphQLField<unknown, unknown>, FieldCost>();
   const slicing = new Set<string>();
-  const assumed: string[] = [];
+  let declared = false;
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) && !isInterfaceType(type)) continue;
     for (const field of Object.values(type.getFields())) {
@@ -170,12 +169,16 @@ export function createCostModel(sdl: string): CostModel {
       fields.set(field, cost);
       for (const name of cost.slicingArguments) slicing.add(name);
       if (cost.slicingArguments.length === 0 && cost.assumedSize !== undefined) {
-        assumed.push(`a ${field.name} at ${cost.assumedSize.toLocaleString('en')} ${itemNoun(getNamedType(field.type))}`);
+        declared = true;
       }
     }
   }
   const plain: FieldCost = { slicingArguments: [], sizedFields: [], assumedSize: undefined, weight: 0 };
-  const rules = [...(slicing.size > 0 ? [`each list counts at its ${[...slicing].sort().join(' or ')}`] : []), ...new Set(assumed.sort())].join(', ');
+  // Generic on purpose: a message that listed every sized field would change with each new list in the schema.
+  const rules = [
+    ...(slicing.size > 0 ? [`each list counts at its ${[...slicing].sort().join(' or ')}`] : []),
+    ...(declared ? ['every other list at its declared maximum size'] : []),
+  ].join(', ');
   return { schema, field: (field) => fields.get(field) ?? plain, rules };
 }
 
@@ -293,7 +296,7 @@ export function worstCaseItems(model: CostModel, document: DocumentNode, operati
 const refusal = (message: string) => new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
 
 /** Refuses, before any subgraph is asked, an operation whose worst-case answer exceeds MAX_ITEMS. */
-export function sizeLimitPlugin(model: CostModel): ApolloServerPlugin<BaseContext> {
+function sizeLimitPlugin(model: CostModel): ApolloServerPlugin<BaseContext> {
   const rules = model.rules ? ` (${model.rules})` : '';
   return {
     requestDidStart: () =>
@@ -312,7 +315,7 @@ export function sizeLimitPlugin(model: CostModel): ApolloServerPlugin<BaseContex
 }
 
 /** Whether a document holds more than MAX_TOKENS tokens; lexes at most MAX_TOKENS + 1 of them. */
-export function overTokenLimit(source: string): boolean {
+function overTokenLimit(source: string): boolean {
   const parser = new MaxTokensParserWLexer(source, { n: MAX_TOKENS });
   try {
     parser.parseDocument();
@@ -349,7 +352,7 @@ const tokenLimitPlugin: ApolloServerPlugin<BaseContext> = {
  * operations and no operationName) as INVALID_GRAPHQL, which Apollo Server
  * answers with HTTP 500; it is the client's mistake, so answer 400.
  */
-export const clientErrorStatusPlugin: ApolloServerPlugin<BaseContext> = {
+const clientErrorStatusPlugin: ApolloServerPlugin<BaseContext> = {
   requestDidStart: () =>
     Promise.resolve({
       willSendResponse: ({ response, errors }) => {

@@ -44,7 +44,7 @@ describe('hostile documents are refused, or answered, in well under a second', (
     const res = await timed(`{ markets { edges { node { ...F0 } } } }\n${doublingFragments('categories')}`);
     expectRefused(
       res,
-      'query too large: it could return 107,374,182,500 items, the limit is 100,000 (each list counts at its first, a history at 10,000 points); ask for smaller pages',
+      'query too large: it could return 107,374,182,500 items, the limit is 100,000 (each list counts at its first, every other list at its declared maximum size); ask for smaller pages',
     );
     expect(res.ms).toBeLessThan(1_000);
   });
@@ -64,7 +64,7 @@ describe('hostile documents are refused, or answered, in well under a second', (
     const res = await timed(`query($n: Int = 0) { markets(first: $n) { edges { node { ${histories} } } } }`, { n: null });
     expectRefused(
       res,
-      'query too large: it could return 30,000,100 items, the limit is 100,000 (each list counts at its first, a history at 10,000 points); ask for smaller pages',
+      'query too large: it could return 30,000,100 items, the limit is 100,000 (each list counts at its first, every other list at its declared maximum size); ask for smaller pages',
     );
     expect(res.ms).toBeLessThan(1_000);
   });

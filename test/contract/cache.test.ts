@@ -15,6 +15,7 @@ import {
   startRedisServer,
   type TestDatabase,
 } from '@cryptoagg/testkit';
+import { requireTool } from '@cryptoagg/testkit/tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -28,6 +29,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 let fake: FakeCoinGecko;
 let t: TestDatabase;
 let redis: RedisServer;
+/** the Redis cases need a redis-server of their own (killed and restarted); without one they are skipped outside CI */
+const hasRedisServer = requireTool('redis-server');
 const cleanups: (() => Promise<unknown>)[] = [];
 /** bitcoin's round-0 usd item, the one the first fetcher run stores */
 let bitcoin0: MarketItem;
@@ -53,10 +56,14 @@ beforeAll(async () => {
       t = database;
       cleanups.push(() => database.destroy());
     }),
-    startRedisServer().then((server) => {
-      redis = server;
-      cleanups.push(() => server.stop());
-    }),
+    ...(hasRedisServer
+      ? [
+          startRedisServer().then((server) => {
+            redis = server;
+            cleanups.push(() => server.stop());
+          }),
+        ]
+      : []),
   ]);
   for (const result of started) if (result.status === 'rejected') throw result.reason instanceof Error ? result.reason : new Error(String(result.reason));
   const fetched = await runScript('jobs/fetcher/src/main.ts', fetcherEnv());
@@ -261,57 +268,60 @@ async function fetchedAt(coinId: string, currency: string): Promise<string> {
 
 // --- the tests --------------------------------------------------------------------------------
 
-describe.each<{ mode: Mode }>([{ mode: 'redis' }, { mode: 'memory' }])('with the $mode cache', ({ mode }) => {
-  it('resolves a Markets page of 100 coins with 1 SQL statement on coins and 2 on prices, then 250 coins with as many', async () => {
-    await withApis([mode], async ([api]) => {
-      const expected = listingOrder(fake.markets('usd'));
-      const first100: Operation = { name: 'Markets', variables: { currency: 'usd', first: 100 } };
-      const page = await measure<MarketsData>(api!, first100);
-      const edges = answered(page.res).markets.edges;
-      expect(edges.map((e) => e.node.id)).toEqual(expected.slice(0, 100).map((i) => i.id));
-      // Every entity was resolved by the coins subgraph and every quote by the prices subgraph.
-      expect(edges.map((e) => [e.node.name, e.node.quote?.price])).toEqual(expected.slice(0, 100).map((i) => [i.name, i.current_price]));
-      expect(page.cost).toEqual(expectedCost(first100, 'cold'));
+describe.each<{ mode: Mode }>([{ mode: 'redis' as const }, { mode: 'memory' as const }].filter(({ mode }) => mode !== 'redis' || hasRedisServer))(
+  'with the $mode cache',
+  ({ mode }) => {
+    it('resolves a Markets page of 100 coins with 1 SQL statement on coins and 2 on prices, then 250 coins with as many', async () => {
+      await withApis([mode], async ([api]) => {
+        const expected = listingOrder(fake.markets('usd'));
+        const first100: Operation = { name: 'Markets', variables: { currency: 'usd', first: 100 } };
+        const page = await measure<MarketsData>(api!, first100);
+        const edges = answered(page.res).markets.edges;
+        expect(edges.map((e) => e.node.id)).toEqual(expected.slice(0, 100).map((i) => i.id));
+        // Every entity was resolved by the coins subgraph and every quote by the prices subgraph.
+        expect(edges.map((e) => [e.node.name, e.node.quote?.price])).toEqual(expected.slice(0, 100).map((i) => [i.name, i.current_price]));
+        expect(page.cost).toEqual(expectedCost(first100, 'cold'));
 
-      // Constant, not per coin: 250 coins (100 of them cached as entities now) still cost 1 and 2.
-      const all = await measure<MarketsData>(api!, { name: 'Markets', variables: { currency: 'usd', first: 250 } });
-      expect(answered(all.res).markets.edges.map((e) => [e.node.id, e.node.name])).toEqual(expected.map((i) => [i.id, i.name]));
-      expect(all.cost).toEqual({
-        coins: { sql: 1, sqlFailed: 0, hit: 100, miss: 150, error: 0 },
-        prices: { sql: 2, sqlFailed: 0, hit: 0, miss: 1, error: 0 },
+        // Constant, not per coin: 250 coins (100 of them cached as entities now) still cost 1 and 2.
+        const all = await measure<MarketsData>(api!, { name: 'Markets', variables: { currency: 'usd', first: 250 } });
+        expect(answered(all.res).markets.edges.map((e) => [e.node.id, e.node.name])).toEqual(expected.map((i) => [i.id, i.name]));
+        expect(all.cost).toEqual({
+          coins: { sql: 1, sqlFailed: 0, hit: 100, miss: 150, error: 0 },
+          prices: { sql: 2, sqlFailed: 0, hit: 0, miss: 1, error: 0 },
+        });
       });
     });
-  });
 
-  it('answers a repeated Markets or CoinDetail from the cache without touching Postgres, with the same data', async () => {
-    await withApis([mode], async ([api]) => {
-      // A coin outside the first page, so the two operations share no cache entry.
-      const outside = listingOrder(fake.markets('eur'))[150]!;
-      const markets: Operation = { name: 'Markets', variables: { currency: 'usd', first: 100 } };
-      const detail: Operation = { name: 'CoinDetail', variables: { id: outside.id, currency: 'eur' } };
+    it('answers a repeated Markets or CoinDetail from the cache without touching Postgres, with the same data', async () => {
+      await withApis([mode], async ([api]) => {
+        // A coin outside the first page, so the two operations share no cache entry.
+        const outside = listingOrder(fake.markets('eur'))[150]!;
+        const markets: Operation = { name: 'Markets', variables: { currency: 'usd', first: 100 } };
+        const detail: Operation = { name: 'CoinDetail', variables: { id: outside.id, currency: 'eur' } };
 
-      const cold = { markets: await measure<MarketsData>(api!, markets), detail: await measure<CoinDetailData>(api!, detail) };
-      const warm = { markets: await measure<MarketsData>(api!, markets), detail: await measure<CoinDetailData>(api!, detail) };
+        const cold = { markets: await measure<MarketsData>(api!, markets), detail: await measure<CoinDetailData>(api!, detail) };
+        const warm = { markets: await measure<MarketsData>(api!, markets), detail: await measure<CoinDetailData>(api!, detail) };
 
-      expect(cold.markets.cost).toEqual(expectedCost(markets, 'cold'));
-      expect(cold.detail.cost).toEqual(expectedCost(detail, 'cold'));
-      expect(warm.markets.cost).toEqual(expectedCost(markets, 'warm'));
-      expect(warm.detail.cost).toEqual(expectedCost(detail, 'warm'));
+        expect(cold.markets.cost).toEqual(expectedCost(markets, 'cold'));
+        expect(cold.detail.cost).toEqual(expectedCost(detail, 'cold'));
+        expect(warm.markets.cost).toEqual(expectedCost(markets, 'warm'));
+        expect(warm.detail.cost).toEqual(expectedCost(detail, 'warm'));
 
-      // The cached answers are the database's answers, byte for byte once parsed.
-      expect(warm.markets.res).toEqual(cold.markets.res);
-      expect(warm.detail.res).toEqual(cold.detail.res);
-      expect(answered(warm.detail.res).coin).toMatchObject({
-        id: outside.id,
-        name: outside.name,
-        description: fake.coinDetail(outside.id)!.description.en,
-        quote: { currency: 'eur', price: outside.current_price, marketCap: outside.market_cap, fetchedAt: await fetchedAt(outside.id, 'eur') },
+        // The cached answers are the database's answers, byte for byte once parsed.
+        expect(warm.markets.res).toEqual(cold.markets.res);
+        expect(warm.detail.res).toEqual(cold.detail.res);
+        expect(answered(warm.detail.res).coin).toMatchObject({
+          id: outside.id,
+          name: outside.name,
+          description: fake.coinDetail(outside.id)!.description.en,
+          quote: { currency: 'eur', price: outside.current_price, marketCap: outside.market_cap, fetchedAt: await fetchedAt(outside.id, 'eur') },
+        });
       });
     });
-  });
-});
+  },
+);
 
-describe('when Redis stops mid-test', () => {
+describe.skipIf(!hasRedisServer)('when Redis stops mid-test', () => {
   it('answers every operation from Postgres, fast and unchanged, reports redis down in /readyz, and caches again once Redis is back', async () => {
     await withApis(['redis'], async ([api]) => {
       const operations = contractOperations();
@@ -348,8 +358,16 @@ describe('when Redis stops mid-test', () => {
       const servingWithoutRedis = { status: 200, body: { status: 'ready', checks: { postgres: 'up', redis: 'down' } } };
       expect(await readyz(api!.service('coins'), '?exclude=redis')).toEqual(servingWithoutRedis);
       expect(await readyz(api!.service('prices'), '?exclude=redis')).toEqual(servingWithoutRedis);
-      // The gateway depends on the subgraphs only, and they still answer.
-      expect(await readyz(api!.gateway)).toMatchObject({ status: 200 });
+      // The gateway reads only the data version there (the subgraphs also report it): it reports Redis down, and
+      // keeps serving where the probe excludes it.
+      expect(await readyz(api!.gateway)).toEqual({
+        status: 503,
+        body: { status: 'unavailable', down: ['redis'], checks: { coins: 'up', prices: 'up', redis: 'down' } },
+      });
+      expect(await readyz(api!.gateway, '?exclude=redis')).toEqual({
+        status: 200,
+        body: { status: 'ready', checks: { coins: 'up', prices: 'up', redis: 'down' } },
+      });
 
       await redis.start();
       await expect
@@ -366,8 +384,8 @@ describe('when Redis stops mid-test', () => {
   });
 });
 
-describe('freshness', () => {
-  it('shows a fetcher run from another process within 5 s in answers that were cached, in Redis or in process', async () => {
+describe.skipIf(!hasRedisServer)('freshness', () => {
+  it('shows a fetcher run from another process within 1 s in answers that were cached, in Redis or in process', async () => {
     // The fake's coin metadata never changes between rounds: an older description stands in for
     // metadata the upstream has changed since, so the run has coins-subgraph data to refresh too.
     const description = fake.coinDetail('bitcoin')!.description.en;
@@ -407,8 +425,11 @@ describe('freshness', () => {
       expect(fetched.code, fetched.stdout + fetched.stderr).toBe(0);
       const done = performance.now();
 
-      const [run] = await t.db<FetchRunRow>('fetch_runs').orderBy('id', 'desc').limit(1);
-      expect(run).toMatchObject({ id: 2, status: 'succeeded', coins_updated: 250 });
+      const runs = await t.db<FetchRunRow>('fetch_runs').orderBy('id', 'desc');
+      // The second run (ids come from a sequence other writers share: only their order counts).
+      expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+      const run = runs[0];
+      expect(run).toMatchObject({ status: 'succeeded', coins_updated: 250 });
       const fresh = {
         quote: {
           currency: 'usd',
@@ -441,11 +462,12 @@ describe('freshness', () => {
 
       const delays = await Promise.all(
         apis.map(async (api) => {
-          await expect.poll(() => view(api), { timeout: 5_000, interval: 100 }).toEqual(fresh);
+          await expect.poll(() => view(api), { timeout: 1_000, interval: 25 }).toEqual(fresh);
           return performance.now() - done;
         }),
       );
-      for (const delay of delays) expect(delay).toBeLessThan(5_000);
+      // The contract's freshness: every query shows a finished run within 1 s.
+      for (const delay of delays) expect(delay).toBeLessThan(1_000);
     });
   });
 });

@@ -107,7 +107,7 @@ describe('operations refused before execution', () => {
     const history = 'history(from: "2025-01-01T00:00:00Z", to: "2025-01-02T00:00:00Z") { time }';
     expect((await gql(api.url, `{ ${Array.from({ length: 10 }, (_, i) => `h${i}: coin(id: "bitcoin") { ${history} }`).join(' ')} }`)).errors).toBeUndefined();
     expect(await refused(`{ ${Array.from({ length: 11 }, (_, i) => `h${i}: coin(id: "bitcoin") { ${history} }`).join(' ')} }`)).toBe(
-      'query too large: it could return 110,000 items, the limit is 100,000 (each list counts at its first, a history at 10,000 points); ask for smaller pages',
+      'query too large: it could return 110,000 items, the limit is 100,000 (each list counts at its first, every other list at its declared maximum size); ask for smaller pages',
     );
     expect(await refused(`query($n: Int) { markets(first: $n) { edges { node { ${history} } } } }`, { n: 11 })).toMatch(/110,011 items/);
     expect(await refused(`{ markets { edges { node { ${history} } } } }`)).toMatch(/1,000,100 items/);

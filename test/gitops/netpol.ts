@@ -31,7 +31,7 @@ export function policyTypes(policy: Policy): string[] {
   return policy.spec.egress === undefined ? ['Ingress'] : ['Ingress', 'Egress'];
 }
 
-export function selects(policy: Policy, endpoint: Endpoint): boolean {
+function selects(policy: Policy, endpoint: Endpoint): boolean {
   return endpoint.kind === 'pod' && endpoint.namespace === policy.namespace && selectorMatches(policy.spec.podSelector, endpoint.labels);
 }
 

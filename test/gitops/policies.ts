@@ -37,9 +37,9 @@ import { type Endpoint, connectionAllowed, networkPolicies, policyTypes } from '
 export type Policy = (objects: KObject[]) => string[];
 
 /** What every service does on SIGTERM: finish requests in flight for up to 10 s (contract, section 5). */
-export const DRAIN_SECONDS = 10;
+const DRAIN_SECONDS = 10;
 /** The fetcher's schedule (contract, section 6). */
-export const FETCHER_SCHEDULE = '*/5 * * * *';
+const FETCHER_SCHEDULE = '*/5 * * * *';
 /** Our images: tags must name a build (commit SHA or version), never a moving tag. */
 const OWN_IMAGES = 'ghcr.io/cryptoagg/';
 const IMMUTABLE_TAG = /^(sha-[0-9a-f]{7,40}|[0-9a-f]{7,40}|v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?)$/;
@@ -327,7 +327,7 @@ const CNPG_APP_SECRET_KEYS = ['username', 'user', 'password', 'host', 'port', 'd
 type Keys = Set<string> | 'any';
 
 /** namespace/name -> keys, for every Secret the render holds or makes some controller create. */
-export function availableSecrets(objects: KObject[]): Map<string, Keys> {
+function availableSecrets(objects: KObject[]): Map<string, Keys> {
   const secrets = new Map<string, Keys>();
   for (const o of objects) {
     const ns = namespaceOf(o);
@@ -652,11 +652,12 @@ interface Flow {
 }
 
 /** Who talks to whom, by app.kubernetes.io/name: the architecture the policies must allow, and nothing else. */
-export const APP_FLOWS: Flow[] = [
+const APP_FLOWS: Flow[] = [
   { from: 'gateway', to: 'coins', port: 'http' },
   { from: 'gateway', to: 'prices', port: 'http' },
   ...['coins', 'prices', 'fetcher', 'migrate'].map((from) => ({ from, to: 'postgres', port: 5432 })),
-  ...['coins', 'prices', 'fetcher'].map((from) => ({ from, to: 'redis', port: 6379 })),
+  // The gateway reads the data version there (the fetcher publishes it).
+  ...['coins', 'prices', 'fetcher', 'gateway'].map((from) => ({ from, to: 'redis', port: 6379 })),
 ];
 
 const outsidePod = (name: string, namespace: string, labels: Labels): Endpoint => ({ kind: 'pod', name, namespace, labels, ports: [] });
@@ -993,7 +994,7 @@ interface ArgoApp {
  * The subset of Go templates the ApplicationSet uses: `{{.key}}` and
  * `{{- if eq .key "value" }} ... {{- end }}` (not nested).
  */
-export function renderGoTemplate(template: string, element: Record<string, string>): string {
+function renderGoTemplate(template: string, element: Record<string, string>): string {
   const conditionals = template.replace(
     /\{\{-?\s*if eq \.(\w+) "([^"]*)"\s*-?\}\}([\s\S]*?)\{\{-?\s*end\s*-?\}\}/g,
     (_whole, key: string, value: string, body: string) => (element[key] === value ? body : ''),
@@ -1039,7 +1040,7 @@ function applicationSpecs(objects: KObject[]): ArgoApp[] {
  * digest) on every push to main. Any other overlay (prod) syncs automatically
  * only once its images are digests, never placeholders.
  */
-export const AUTO_SYNC_WITHOUT_DIGESTS = ['gitops/overlays/dev'];
+const AUTO_SYNC_WITHOUT_DIGESTS = ['gitops/overlays/dev'];
 
 /** Our images in an overlay's `images:` that carry no digest (sha-0000000 placeholders before the first release or promotion). */
 function undigestedImages(overlay: string): string[] {
@@ -1165,7 +1166,7 @@ interface EnvValue {
 }
 
 /** The environment a container starts with, resolved against the ConfigMaps and Secrets of the render. */
-export function containerEnvironment(objects: KObject[], namespace: string, container: IContainer): Map<string, EnvValue> {
+function containerEnvironment(objects: KObject[], namespace: string, container: IContainer): Map<string, EnvValue> {
   const env = new Map<string, EnvValue>();
   const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name && namespaceOf(o) === namespace);
   const secretValue = (name: string, key: string, variable: string): { value: string; standIn?: boolean } => {

@@ -56,7 +56,7 @@ function modelModule(apiVersion: string, kind: string): string | undefined {
 const models = new Map<string, Promise<ModelClass | undefined>>();
 
 /** The kubernetes-models class of apiVersion + kind, or undefined for a kind no installed package models. */
-export function modelClass(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+function modelClass(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
   const key = `${apiVersion}/${kind}`;
   let found = models.get(key);
   if (found === undefined) {
@@ -158,7 +158,7 @@ function runModel(model: { prototype: { validate(): void } }, value: unknown): {
 type JsonSchema = Record<string, unknown>;
 
 /** Adds additionalProperties: false to every object schema that lists properties and keeps no unknown fields. */
-export function closeSchema(schema: JsonSchema): JsonSchema {
+function closeSchema(schema: JsonSchema): JsonSchema {
   const closed: JsonSchema = { ...schema };
   if (isRecord(schema.properties)) {
     closed.properties = Object.fromEntries(Object.entries(schema.properties).map(([key, sub]) => [key, isRecord(sub) ? closeSchema(sub) : sub]));

@@ -15,7 +15,7 @@ import { repoRoot } from './k8s.js';
 import type { ServiceSchema } from './policies.js';
 
 /** The variable names of a config schema: the keys of the object inside its refinements and transforms. */
-export function schemaVariables(schema: z.ZodType): string[] {
+function schemaVariables(schema: z.ZodType): string[] {
   let current: unknown = schema;
   for (let depth = 0; depth < 10; depth++) {
     const candidate = current as { shape?: Record<string, unknown>; in?: unknown; def?: { in?: unknown; innerType?: unknown } };

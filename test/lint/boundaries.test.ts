@@ -170,7 +170,7 @@ describe('each workspace declares what it imports', () => {
     const missing = (line: number, name: string): Hit => ({
       line,
       rule: 'import-x/no-extraneous-dependencies',
-      severity: 1,
+      severity: 2,
       message: `'${name}' should be listed in the project's dependencies. Run 'npm i ${name}' to add it`,
     });
     expect(await lint('packages/core/src/lint-fixture.ts', "import { ESLint } from 'eslint';", declarations)).toEqual([missing(1, 'eslint')]);
@@ -178,5 +178,17 @@ describe('each workspace declares what it imports', () => {
     expect(await lint('tools/stack/src/lint-fixture.ts', "import { ESLint } from 'eslint';", declarations)).toEqual([missing(1, 'eslint')]);
     const declared = "import knex from 'knex';\nimport { parseConfig } from '@cryptoagg/core';";
     expect(await lint('packages/db/src/lint-fixture.ts', declared, declarations)).toEqual([]);
+  });
+
+  it("lets a workspace's tests import its devDependencies, and reports its runtime code doing so (the images omit them)", async () => {
+    const devOnly = "import { createTestDatabase } from '@cryptoagg/testkit';\nimport { it } from 'vitest';";
+    expect(await lint('packages/db/test/lint-fixture.test.ts', devOnly, declarations)).toEqual([]);
+    const devDependency = (line: number, name: string): Hit => ({
+      line,
+      rule: 'import-x/no-extraneous-dependencies',
+      severity: 2,
+      message: `'${name}' should be listed in the project's dependencies, not devDependencies.`,
+    });
+    expect(await lint('packages/db/src/lint-fixture.ts', devOnly, declarations)).toEqual([devDependency(1, '@cryptoagg/testkit'), devDependency(2, 'vitest')]);
   });
 });

@@ -11,6 +11,7 @@ import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream
 import { dashboardExpressions, DASHBOARD_PATH, renderDashboard } from '@cryptoagg/dashboards';
 import { METRIC_FAMILIES } from '@cryptoagg/metrics';
 import { type Api, createTestDatabase, freePort, gql, metric, OPERATIONS, runScript, startApi, type TestDatabase } from '@cryptoagg/testkit';
+import { requireTool } from '@cryptoagg/testkit/tools';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 
@@ -198,7 +199,7 @@ describe('request metrics', () => {
   });
 });
 
-describe('a real Prometheus', () => {
+describe.skipIf(!requireTool('prometheus'))('a real Prometheus', () => {
   let prometheus: ChildProcess | undefined;
   afterAll(() => {
     prometheus?.kill('SIGKILL');

@@ -38,7 +38,7 @@ const entryFolders = [...new Set(Object.values(entryPoints).map(workspaceOf))];
 
 describe('the images hold production dependencies only', () => {
   it('the bundled workspaces are the five services and the libraries they use', () => {
-    expect(Object.keys(entryPoints)).toEqual(['gateway', 'coins', 'prices', 'fetcher', 'migrate']);
+    expect(Object.keys(entryPoints)).toEqual(['gateway', 'coins', 'prices', 'fetcher', 'migrate', 'backfill']);
     expect(runtimeWorkspaces(lock, entryFolders)).toEqual([
       'gateway',
       'jobs/fetcher',

@@ -5,7 +5,7 @@
  * fixtures.
  */
 
-export interface LockPackage {
+interface LockPackage {
   name?: string;
   version?: string;
   resolved?: string;
@@ -25,7 +25,7 @@ export interface Lockfile {
  * Build and development tools: none may be installed by `npm ci --omit=dev`
  * (the images' install), so none may be a production dependency of anything.
  */
-export const BUILD_TOOLS = [
+const BUILD_TOOLS = [
   'spectaql',
   '@graphql-inspector/core',
   'croner',
@@ -47,7 +47,7 @@ export const BUILD_TOOLS = [
 ] as const;
 
 /** Workspace folder (`packages/db`) by package name (`@cryptoagg/db`), from the lockfile's links. */
-export function workspaceFolders(lock: Lockfile): Map<string, string> {
+function workspaceFolders(lock: Lockfile): Map<string, string> {
   const folders = new Map<string, string>();
   for (const [key, entry] of Object.entries(lock.packages)) {
     if (entry.link === true && entry.resolved !== undefined && key.startsWith('node_modules/')) folders.set(key.slice('node_modules/'.length), entry.resolved);
@@ -114,7 +114,7 @@ interface Stage {
 }
 
 /** The stages of a Dockerfile with their instructions (continuation lines joined, comments dropped). */
-export function dockerStages(dockerfile: string): Stage[] {
+function dockerStages(dockerfile: string): Stage[] {
   const stages: Stage[] = [];
   const lines = dockerfile.split('\n');
   for (let i = 0; i < lines.length; i++) {

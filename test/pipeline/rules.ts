@@ -84,7 +84,7 @@ export const pinnedActions: Rule = (workflow) => {
  * The majors each action runs on Node 24 from (GitHub's hosted runners have
  * dropped Node 20): a pin to an older release is a workflow that no longer runs.
  */
-export const NODE24_MAJORS: Record<string, number> = {
+const NODE24_MAJORS: Record<string, number> = {
   'actions/checkout': 5,
   'actions/setup-node': 5,
   'actions/upload-artifact': 6,

@@ -10,9 +10,9 @@ import { type Document, isScalar, parseDocument } from 'yaml';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-export type Permissions = string | Record<string, string>;
+type Permissions = string | Record<string, string>;
 
-export interface Concurrency {
+interface Concurrency {
   group?: string;
   'cancel-in-progress'?: boolean | string;
 }
@@ -28,7 +28,7 @@ export interface Step {
   env?: Record<string, unknown>;
 }
 
-export interface Service {
+interface Service {
   image?: string;
   env?: Record<string, unknown>;
   ports?: (string | number)[];
@@ -73,7 +73,7 @@ function parseYaml(text: string, file: string): { doc: Document; data: Record<st
   return { doc, data };
 }
 
-export function parseWorkflow(text: string, file: string): Workflow {
+function parseWorkflow(text: string, file: string): Workflow {
   const { doc, data } = parseYaml(text, file);
   const on = data.on;
   const triggers: Record<string, unknown> =
@@ -103,7 +103,7 @@ export function inlineComment(doc: Document, at: (string | number)[]): string | 
   return isScalar(node) ? node.comment?.trim() : undefined;
 }
 
-export interface DependabotUpdate {
+interface DependabotUpdate {
   'package-ecosystem'?: string;
   directory?: string;
   schedule?: { interval?: string };
@@ -116,7 +116,7 @@ export interface DependabotConfig {
   updates: DependabotUpdate[];
 }
 
-export function parseDependabot(text: string, file: string): DependabotConfig {
+function parseDependabot(text: string, file: string): DependabotConfig {
   const { data } = parseYaml(text, file);
   const updates = Array.isArray(data.updates) ? data.updates.filter(isRecord) : [];
   return { file, version: typeof data.version === 'number' ? data.version : undefined, updates };

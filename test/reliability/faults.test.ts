@@ -25,7 +25,7 @@ const snapshots = async () => Number((await db('quote_snapshots').count<{ count:
 
 async function readyz(url: string) {
   const response = await fetch(`${url}/readyz`);
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, body: (await response.json()) as unknown };
 }
 
 beforeAll(async () => {

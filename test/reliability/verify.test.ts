@@ -58,6 +58,7 @@ it('`npm run verify` reports a seeded gap, a duplicate, a non-monotonic pair and
     `  twice usd: upstream time ${iso(10)} was received at ${iso(11)}, before the earlier ${iso(11)} (received ${iso(9)})`,
     'stale-latest: 1',
     `  gappy usd: latest quote is from ${iso(55)} but a snapshot from ${iso(25)} is stored`,
+    'rollup: 0',
     '4 problem(s) found',
     '',
   ]);
@@ -68,4 +69,47 @@ it('`npm run verify` reports a seeded gap, a duplicate, a non-monotonic pair and
   const report = JSON.parse(json.stdout) as { snapshots: number; problems: { kind: string; coin: string }[] };
   expect(report.snapshots).toBe(9);
   expect(report.problems.map((p) => `${p.kind} ${p.coin}`)).toEqual(['non-monotonic twice', 'duplicate twice', 'stale-latest gappy']);
+});
+
+it("`npm run verify` leaves the backfill's points out of the fetcher's checks, finds rollups that disagree with their snapshots, and starts where the retention keeps the snapshots", async () => {
+  await t.db.raw('truncate quote_snapshots, latest_quotes');
+  await t.db('coins').insert([{ id: 'filled', symbol: 'f', name: 'Filled' }]);
+  // Hourly points received at once by a backfill, then the fetcher's 5-minute snapshots.
+  await t
+    .db('quote_snapshots')
+    .insert([
+      { ...snapshot('filled', 240, 1), source: 'backfill' },
+      { ...snapshot('filled', 180, 1), source: 'backfill' },
+      { ...snapshot('filled', 120, 1), source: 'backfill' },
+      snapshot('filled', 10, 9),
+      snapshot('filled', 5, 4),
+    ]);
+  await t.db('latest_quotes').insert(snapshot('filled', 5, 4));
+  const clean = await runScript('jobs/fetcher/src/verify-main.ts', { DATABASE_URL: t.url });
+  expect(clean.stdout).toContain('no problems found');
+  expect(clean.code).toBe(0);
+
+  // A rollup that no longer matches: the day's close changed behind the trigger's back.
+  const day = new Date(Math.floor(at(5).getTime() / 86_400_000) * 86_400_000);
+  await t.db('quote_rollups_daily').where({ coin_id: 'filled', bucket: day }).update({ close: 2 });
+  const damaged = await runScript('jobs/fetcher/src/verify-main.ts', { DATABASE_URL: t.url }, 60_000, ['--json']);
+  expect(damaged.code).toBe(1);
+  expect((JSON.parse(damaged.stdout) as { problems: unknown[] }).problems).toEqual([
+    { kind: 'rollup', coin: 'filled', currency: 'usd', detail: `DAY bucket ${day.toISOString()}: close 2 (snapshots: 1)` },
+  ]);
+  await t.db('quote_rollups_daily').where({ coin_id: 'filled', bucket: day }).update({ close: 1 });
+
+  // The retention dropped what lay before 30 minutes ago: the gap from the last dropped fetcher snapshot is no finding.
+  await t.db('quote_snapshots').insert(snapshot('filled', 60, 59));
+  expect((await runScript('jobs/fetcher/src/verify-main.ts', { DATABASE_URL: t.url })).stdout).toContain(
+    `  filled usd: no snapshot for 50 min: ${iso(60)} -> ${iso(10)}`,
+  );
+  await t.db('retention_drops').insert({ table_name: 'quote_snapshots', partition_name: 'quote_snapshots_test', range_from: at(90), range_to: at(30) });
+  const retained = await runScript('jobs/fetcher/src/verify-main.ts', { DATABASE_URL: t.url });
+  expect(retained.stdout.split('\n').slice(0, 3)).toEqual([
+    'checked 2 snapshots of the last 7 day(s); a gap is over 15 min',
+    `the retention dropped the snapshots before ${iso(30)}: checked from there`,
+    'gap: 0',
+  ]);
+  expect(retained.code).toBe(0);
 });

@@ -1,5 +1,6 @@
 import { env, loadConfig, requiredInProduction } from '@cryptoagg/core';
 import { z } from 'zod';
+import { exchangeConfig, exchangeEnv, withExplicitNone } from './sources/config.js';
 
 export const fetcherConfigSchema = z
   .object({
@@ -21,10 +22,20 @@ export const fetcherConfigSchema = z
     FETCH_LOCK_WAIT_SECONDS: env.int(240, 1, 3_600),
     // Applies pending migrations before the run (idempotent). Kubernetes runs migrations as a hook Job and sets it to false.
     MIGRATE_ON_START: z.enum(['true', 'false']).default('true'),
+    // Measured from the newest stored snapshot (retention.ts). At least 62 days: a run stores snapshots up to two calendar
+    // months older than its newest (window.ts), and those must land in partitions the retention keeps.
+    RETENTION_RAW_DAYS: env.int(90, 62, 36_500),
+    RETENTION_HOURLY_DAYS: env.int(730, 62, 36_500),
+    ...exchangeEnv,
     LOG_LEVEL: env.logLevel,
     NODE_ENV: env.nodeEnv,
   })
   .refine(...requiredInProduction.DATABASE_URL)
+  // Hourly rollups dropped before the snapshots they summarise could not be rebuilt from them.
+  .refine((e) => e.RETENTION_HOURLY_DAYS >= e.RETENTION_RAW_DAYS, {
+    path: ['RETENTION_HOURLY_DAYS'],
+    message: 'must not be less than RETENTION_RAW_DAYS',
+  })
   .transform((e) => ({
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
@@ -42,9 +53,12 @@ export const fetcherConfigSchema = z
     deadlineMs: e.FETCH_DEADLINE_SECONDS * 1_000,
     lockWaitMs: e.FETCH_LOCK_WAIT_SECONDS * 1_000,
     migrateOnStart: e.MIGRATE_ON_START === 'true',
+    retentionRawDays: e.RETENTION_RAW_DAYS,
+    retentionHourlyDays: e.RETENTION_HOURLY_DAYS,
+    exchanges: exchangeConfig(e),
     logLevel: e.LOG_LEVEL,
   }));
 
 export type FetcherConfig = z.output<typeof fetcherConfigSchema>;
 
-export const loadFetcherConfig = (source: NodeJS.ProcessEnv = process.env): FetcherConfig => loadConfig(fetcherConfigSchema, source);
+export const loadFetcherConfig = (source: NodeJS.ProcessEnv = process.env): FetcherConfig => loadConfig(fetcherConfigSchema, withExplicitNone(source));

@@ -1,7 +1,9 @@
 import { redactUrls, type Logger } from '@cryptoagg/core';
 import type { Knex, QuoteRow } from '@cryptoagg/db';
 import type { FetcherConfig } from './config.js';
+import { retainAfterRun } from './retention.js';
 import { bumpDataVersion } from './signal.js';
+import { readExchangeSources, type SourceResult } from './sources/index.js';
 import {
   acquireRunLock,
   ensurePartitions,
@@ -36,6 +38,8 @@ export interface RunResult {
   requests: number;
   upstreamErrors: Record<string, number>;
   durationMs: number;
+  /** the exchange sources read beside CoinGecko (EXCHANGE_SOURCES), each succeeded or failed on its own */
+  sources: SourceResult[];
 }
 
 /** A run that failed and was recorded (and logged) as failed. */
@@ -243,10 +247,15 @@ export async function runFetch({ config, db, databaseUrl, logger, signal: outer,
     metadata_skipped: tally.metadataSkipped,
     upstream_errors: upstream.stats.errors,
   });
+  // The exchange sources run beside the CoinGecko part and wait for it only to map their pairs (sources/index.ts).
+  let sources: Promise<SourceResult[]> = Promise.resolve([]);
+  let coingeckoSettled = (): void => undefined;
   try {
     const abandoned = await failAbandonedRuns(db);
     if (abandoned > 0) logger.warn({ abandoned }, 'marked runs left running by a stopped fetcher as failed');
     runId = await startRun(db, config.currencies);
+    const coingecko = new Promise<void>((resolve) => (coingeckoSettled = resolve));
+    sources = readExchangeSources({ config, db, logger, signal, fetchRunId: runId, coingecko, ...(rateWindowMs ? { rateWindowMs } : {}) });
 
     const coins = new Map<string, CoinUpsert>();
     const fetched: QuoteRow[] = [];
@@ -254,27 +263,34 @@ export async function runFetch({ config, db, databaseUrl, logger, signal: outer,
       const result = await fetchCurrency(upstream, currency, config.maxCoins, tally);
       for (const coin of result.coins) if (!coins.has(coin.id)) coins.set(coin.id, coin);
       fetched.push(...result.quotes);
+      // Progress, one line per step: a first run under a tight rate limit can take a while.
+      logger.info(
+        { currency, coins: result.quotes.length, requests: upstream.stats.requests },
+        `fetched ${currency} markets (${config.currencies.indexOf(currency) + 1}/${config.currencies.length})`,
+      );
     }
     if (fetched.length === 0) throw new Error('the upstream returned no valid market items');
     const quotes = keepWithinWindow(coins, fetched, tally);
 
     const candidates = await pickMetadataCandidates(db, [...coins.keys()], config.metadataPerRun, config.metadataMaxAgeHours);
+    if (candidates.length > 0) logger.info({ coins: candidates.length }, `fetching metadata of ${candidates.length} coin(s)`);
     const metadata = await fetchMetadata(upstream, candidates, tally, signal);
     signal.throwIfAborted();
 
     const times = quotes.map((q) => q.last_updated.getTime());
     await ensurePartitions(db, new Date(Math.min(...times)), new Date(Math.max(...times)));
     const stored = await writeRun(db, { runId, coins: [...coins.values()], quotes, metadata: metadata.found, counts: counts(), signal });
+    coingeckoSettled();
     // After the commit, when every coin has its row; lost in a crash just before, it costs one more try of those coins.
     await recordMetadataFailures(db, metadata.failed).catch((error: unknown) =>
       logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'could not record the failed metadata refreshes'),
     );
 
     if (config.redisUrl) {
-      await bumpDataVersion(config.redisUrl, config.redisKeyPrefix).catch((error: unknown) =>
+      await bumpDataVersion(config.redisUrl, config.redisKeyPrefix, runId).catch((error: unknown) =>
         logger.warn(
           { error: error instanceof Error ? error.message : String(error) },
-          'could not bump the Redis data version; caches catch up through Postgres NOTIFY',
+          'could not publish the data version to Redis; the subgraphs learn it through Postgres NOTIFY, the gateway from them',
         ),
       );
     }
@@ -288,16 +304,21 @@ export async function runFetch({ config, db, databaseUrl, logger, signal: outer,
       metadataSkipped: tally.metadataSkipped,
       requests: upstream.stats.requests,
       upstreamErrors: upstream.stats.errors,
+      sources: await sources,
       durationMs: Date.now() - started,
     };
     logger.info({ run: result }, 'fetch run succeeded');
+    await retainAfterRun(db, { rawDays: config.retentionRawDays, hourlyDays: config.retentionHourlyDays }, logger);
     return result;
   } catch (error) {
     const message = describeFailure(error, signal, config.deadlineMs);
     if (runId !== undefined) {
       await failRun(db, runId, message, counts()).catch((e: unknown) => logger.error({ err: e }, 'could not record the failed run'));
     }
-    logger.error({ runId, error: message, ...counts(), durationMs: Date.now() - started }, 'fetch run failed');
+    // The sources map with what earlier runs stored: a price while CoinGecko is down.
+    coingeckoSettled();
+    const sourceResults = await sources;
+    logger.error({ runId, error: message, ...counts(), sources: sourceResults, durationMs: Date.now() - started }, 'fetch run failed');
     throw new FetchRunFailed(message, { cause: error });
   } finally {
     await lock.release();

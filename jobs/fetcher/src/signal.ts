@@ -1,26 +1,12 @@
-import { DATA_VERSION_KEY } from '@cryptoagg/db';
-import { Redis } from 'ioredis';
+import { publishDataVersion } from '@cryptoagg/cache';
 
 /**
- * Bumps the data version in Redis so API caches whose keys carry it stop
- * matching at once. Best effort with short timeouts: Postgres NOTIFY already
- * told the listeners, and a Redis outage must not fail a stored run.
+ * After a run's commit: raises the Redis data version to the run's id and publishes it, so the gateway
+ * (which has no database) drops the answers of older versions at once. The version is the run id, the
+ * same number the subgraphs read from PostgreSQL, never a counter of its own (see packages/cache
+ * data-version.ts). Best effort: Postgres NOTIFY already told the subgraphs, the gateway also learns
+ * from them, and a Redis outage must not fail a stored run. Resolves to the version Redis now holds.
  */
-export async function bumpDataVersion(redisUrl: string, keyPrefix: string): Promise<number> {
-  const redis = new Redis(redisUrl, {
-    lazyConnect: true,
-    connectTimeout: 2_000,
-    commandTimeout: 2_000,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  // Failures surface through the command's promise; without a listener ioredis would also print them.
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return await redis.incr(`${keyPrefix}${DATA_VERSION_KEY}`);
-  } finally {
-    redis.disconnect();
-  }
+export function bumpDataVersion(redisUrl: string, keyPrefix: string, runId: number): Promise<number> {
+  return publishDataVersion(redisUrl, keyPrefix, runId);
 }

@@ -146,7 +146,7 @@ export async function recordMetadataFailures(db: Knex, ids: string[]): Promise<v
 }
 
 /** The most months one call may create partitions for: a run's snapshot window (window.ts) spans no more. */
-export const MAX_PARTITION_MONTHS = WINDOW_MONTHS_BACK + 1;
+const MAX_PARTITION_MONTHS = WINDOW_MONTHS_BACK + 1;
 
 /**
  * Makes sure a monthly partition (UTC months) exists for every month that

@@ -2,12 +2,13 @@ import { parseArgs } from 'node:util';
 import { createLogger, env, loadConfig } from '@cryptoagg/core';
 import { createDb, resolveDatabase } from '@cryptoagg/db';
 import { z } from 'zod';
-import { verifyHistory } from './verify.js';
+import { checkedSince, verifyHistory } from './verify.js';
 
 /**
  * `npm run verify`: checks the stored history for gaps, duplicates and
- * non-monotonic times, prints a report, and exits 1 when it finds any (2 when
- * it cannot check).
+ * non-monotonic times, and the hourly and daily rollups against the snapshots
+ * they summarise, from where the retention keeps them; prints a report, and
+ * exits 1 when it finds any problem (2 when it cannot check).
  *   --days N       how far back to look (default 7)
  *   --max-gap M    a gap is more than M minutes between consecutive snapshots of one coin and currency (default 15)
  *   --json         the report as JSON
@@ -27,14 +28,16 @@ const server = await resolveDatabase(config.DATABASE_URL);
 const db = createDb({ url: server.url, poolMax: 1, applicationName: 'cryptoagg-verify' });
 try {
   const problems = await verifyHistory(db, { days, maxGapMinutes });
-  const [count] = await db('quote_snapshots')
-    .where('last_updated', '>=', db.raw(`now() - make_interval(days => ?)`, [days]))
-    .count<{ count: number }[]>('* as count');
+  const { since, retainedFrom } = await checkedSince(db, days);
+  const [count] = await db('quote_snapshots').where('last_updated', '>=', since).count<{ count: number }[]>('* as count');
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ days, maxGapMinutes, snapshots: Number(count?.count ?? 0), problems }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ days, maxGapMinutes, snapshots: Number(count?.count ?? 0), retainedFrom: retainedFrom?.toISOString() ?? null, problems }, null, 2)}\n`,
+    );
   } else {
     process.stdout.write(`checked ${Number(count?.count ?? 0)} snapshots of the last ${days} day(s); a gap is over ${maxGapMinutes} min\n`);
-    for (const kind of ['gap', 'duplicate', 'non-monotonic', 'stale-latest'] as const) {
+    if (retainedFrom) process.stdout.write(`the retention dropped the snapshots before ${retainedFrom.toISOString()}: checked from there\n`);
+    for (const kind of ['gap', 'duplicate', 'non-monotonic', 'stale-latest', 'rollup'] as const) {
       const found = problems.filter((p) => p.kind === kind);
       process.stdout.write(`${kind}: ${found.length}\n`);
       for (const p of found) process.stdout.write(`  ${p.coin} ${p.currency}: ${p.detail}\n`);

@@ -1,23 +1,41 @@
 import type { Knex } from '@cryptoagg/db';
+import { completeSince } from './retention.js';
+import { verifyRollups } from './rollups.js';
 
 /** Integrity checks of the stored history (used by `npm run verify`, see verify-main.ts). */
 
 export interface Problem {
-  kind: 'gap' | 'duplicate' | 'non-monotonic' | 'stale-latest';
+  kind: 'gap' | 'duplicate' | 'non-monotonic' | 'stale-latest' | 'rollup';
   coin: string;
   currency: string;
   detail: string;
 }
 
+/**
+ * Where the checks start: `days` back from now, but not before the snapshots are complete (the
+ * retention dropped the partitions before `retainedFrom`: what is not kept is no gap).
+ */
+export async function checkedSince(db: Knex, days: number): Promise<{ since: Date; retainedFrom: Date | null }> {
+  const { rows } = await db.raw<{ rows: { since: Date }[] }>('select now() - make_interval(days => ?) as since', [days]);
+  const since = rows[0]?.since ?? new Date(0);
+  const retainedFrom = (await completeSince(db)).quote_snapshots;
+  return retainedFrom && retainedFrom > since ? { since: retainedFrom, retainedFrom } : { since, retainedFrom: null };
+}
+
+/*
+ * Gaps, duplicates and the order of arrival are properties of the fetcher's 5-minute snapshots: the
+ * backfill's points (source 'backfill') are hourly or daily by design and were all received at once,
+ * so they are left out of those checks (the rollup and stale-latest checks cover every snapshot).
+ */
 export async function verifyHistory(db: Knex, { days, maxGapMinutes }: { days: number; maxGapMinutes: number }): Promise<Problem[]> {
-  const since = db.raw(`now() - make_interval(days => ?)`, [days]);
+  const { since } = await checkedSince(db, days);
   const { rows: ordered } = await db.raw<{
     rows: { coin_id: string; currency: string; last_updated: Date; fetched_at: Date; prev_updated: Date | null; prev_fetched: Date | null }[];
   }>(
     `select * from (
        select coin_id, currency, last_updated, fetched_at,
               lag(last_updated) over w as prev_updated, lag(fetched_at) over w as prev_fetched
-         from quote_snapshots where last_updated >= ?
+         from quote_snapshots where last_updated >= ? and source = 'fetcher'
        window w as (partition by coin_id, currency order by last_updated)) s
       where prev_updated is not null
         and (last_updated - prev_updated > make_interval(mins => ?) or fetched_at < prev_fetched)
@@ -46,7 +64,7 @@ export async function verifyHistory(db: Knex, { days, maxGapMinutes }: { days: n
   }
   // One fetch receives one quote per coin and currency: two snapshots with one fetched_at were stored twice.
   const { rows: duplicates } = await db.raw<{ rows: { coin_id: string; currency: string; fetched_at: Date; n: number }[] }>(
-    `select coin_id, currency, fetched_at, count(*)::int as n from quote_snapshots where last_updated >= ?
+    `select coin_id, currency, fetched_at, count(*)::int as n from quote_snapshots where last_updated >= ? and source = 'fetcher'
       group by coin_id, currency, fetched_at having count(*) > 1 order by coin_id, currency, fetched_at`,
     [since],
   );
@@ -71,6 +89,9 @@ export async function verifyHistory(db: Knex, { days, maxGapMinutes }: { days: n
       currency: row.currency,
       detail: `latest quote is from ${row.latest.toISOString()} but a snapshot from ${row.newest.toISOString()} is stored`,
     });
+  }
+  for (const m of await verifyRollups(db, since)) {
+    problems.push({ kind: 'rollup', coin: m.coin, currency: m.currency, detail: `${m.interval} bucket ${m.bucket.toISOString()}: ${m.detail}` });
   }
   return problems;
 }

@@ -18,6 +18,17 @@ describe('fetcher configuration', () => {
     });
   });
 
+  it("keeps raw snapshots 90 days and hourly rollups 730 by default; refuses a raw retention shorter than a run's window, or hourly shorter than raw", () => {
+    const parsed = parseConfig(fetcherConfigSchema, {});
+    expect(parsed.ok && [parsed.config.retentionRawDays, parsed.config.retentionHourlyDays]).toEqual([90, 730]);
+    const short = parseConfig(fetcherConfigSchema, { RETENTION_RAW_DAYS: '61' });
+    expect(short.ok ? [] : short.errors).toEqual(['invalid configuration: RETENTION_RAW_DAYS: must be a whole number between 62 and 36500']);
+    const inverted = parseConfig(fetcherConfigSchema, { RETENTION_RAW_DAYS: '400', RETENTION_HOURLY_DAYS: '365' });
+    expect(inverted.ok ? [] : inverted.errors).toEqual(['invalid configuration: RETENTION_HOURLY_DAYS: must not be less than RETENTION_RAW_DAYS']);
+    const equal = parseConfig(fetcherConfigSchema, { RETENTION_RAW_DAYS: '62', RETENTION_HOURLY_DAYS: '62' });
+    expect(equal.ok && [equal.config.retentionRawDays, equal.config.retentionHourlyDays]).toEqual([62, 62]);
+  });
+
   it('normalises currencies and trailing slashes', () => {
     const parsed = parseConfig(fetcherConfigSchema, { FETCH_CURRENCIES: ' USD, eur ,usd', COINGECKO_BASE_URL: 'http://127.0.0.1:9/api/v3/' });
     expect(parsed.ok && parsed.config.currencies).toEqual(['usd', 'eur']);

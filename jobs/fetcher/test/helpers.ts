@@ -1,5 +1,5 @@
 import { createLogger, parseConfig } from '@cryptoagg/core';
-import type { QuoteRow } from '@cryptoagg/db';
+import type { QuoteRow, SnapshotSource } from '@cryptoagg/db';
 import type { MarketItem } from '@cryptoagg/fake-upstream';
 import type { TestDatabase } from '@cryptoagg/testkit';
 import { fetcherConfigSchema, type FetcherConfig } from '../src/config.js';
@@ -11,10 +11,11 @@ export function configFor(env: Record<string, string>): FetcherConfig {
   return parsed.config;
 }
 
-/** Environment for a fetcher run against the fake: fast retries, no metadata unless asked. */
+/** Environment for a fetcher run against the fake: fast retries, no metadata unless asked, no exchange sources unless asked. */
 export function fetcherEnv(t: TestDatabase, upstreamUrl: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: t.url,
+    EXCHANGE_SOURCES: 'none',
     COINGECKO_BASE_URL: upstreamUrl,
     COINGECKO_RATE_LIMIT_PER_MIN: '10000',
     FETCH_RETRY_BASE_MS: '20',
@@ -57,8 +58,9 @@ export function expectedQuote(item: MarketItem, currency: string): Omit<QuoteRow
 }
 
 export async function storedQuotes(t: TestDatabase, table: 'latest_quotes' | 'quote_snapshots', currency: string) {
-  const rows = await t.db<QuoteRow>(table).where({ currency }).orderBy('coin_id').orderBy('last_updated');
-  return rows.map(({ fetched_at: _fetchedAt, ...rest }) => rest);
+  // quote_snapshots also says who stored a snapshot (source): the fetcher's tests compare the quote alone.
+  const rows = await t.db<QuoteRow & { source?: SnapshotSource }>(table).where({ currency }).orderBy('coin_id').orderBy('last_updated');
+  return rows.map(({ fetched_at: _fetchedAt, source: _source, ...rest }) => rest);
 }
 
 export async function count(t: TestDatabase, table: string): Promise<number> {

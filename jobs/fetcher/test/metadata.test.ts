@@ -1,6 +1,8 @@
-import { DATA_CHANGED_CHANNEL, DATA_VERSION_KEY, type CoinRow } from '@cryptoagg/db';
+import { DATA_VERSION_CHANNEL, DATA_VERSION_KEY } from '@cryptoagg/cache';
+import { DATA_CHANGED_CHANNEL, type CoinRow } from '@cryptoagg/db';
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
 import { createTestDatabase, type TestDatabase } from '@cryptoagg/testkit';
+import { requireTool } from '@cryptoagg/testkit/tools';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -131,21 +133,38 @@ describe('signals after a successful commit', () => {
     }
   });
 
-  it('bumps the Redis data version', async () => {
-    const redisUrl = inject('redisUrl');
-    expect(redisUrl, 'Redis is required for this test').not.toBe('');
-    const prefix = `test-${Date.now()}:`;
-    const redis = new Redis(redisUrl);
-    try {
-      await runInProcess(t, fetcherEnv(t, fake.url, { FETCH_CURRENCIES: 'usd', REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix }));
-      expect(await redis.get(`${prefix}${DATA_VERSION_KEY}`)).toBe('1');
-      await runInProcess(t, fetcherEnv(t, fake.url, { FETCH_CURRENCIES: 'usd', REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix }));
-      expect(await redis.get(`${prefix}${DATA_VERSION_KEY}`)).toBe('2');
-    } finally {
-      await redis.del(`${prefix}${DATA_VERSION_KEY}`);
-      redis.disconnect();
-    }
-  });
+  it.skipIf(!requireTool('redis-server', { provided: inject('redisUrl') !== '' }))(
+    'raises the Redis data version to the run id (never lowers it) and publishes it',
+    async () => {
+      const redisUrl = inject('redisUrl');
+      expect(redisUrl, 'Redis is required for this test').not.toBe('');
+      const prefix = `test-${Date.now()}:`;
+      const redis = new Redis(redisUrl);
+      const subscriber = new Redis(redisUrl);
+      const published: string[] = [];
+      subscriber.on('message', (channel: string, message: string) => published.push(`${channel}=${message}`));
+      await subscriber.subscribe(`${prefix}${DATA_VERSION_CHANNEL}`);
+      const env = fetcherEnv(t, fake.url, { FETCH_CURRENCIES: 'usd', REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix });
+      try {
+        const first = await runInProcess(t, env);
+        expect(await redis.get(`${prefix}${DATA_VERSION_KEY}`)).toBe(String(first.runId));
+        const second = await runInProcess(t, env);
+        expect(second.runId).toBeGreaterThan(first.runId);
+        expect(await redis.get(`${prefix}${DATA_VERSION_KEY}`)).toBe(String(second.runId));
+        // A version above this run's (a newer run got there first) stays: the key only ever rises.
+        await redis.set(`${prefix}${DATA_VERSION_KEY}`, String(second.runId + 100));
+        await runInProcess(t, env);
+        expect(await redis.get(`${prefix}${DATA_VERSION_KEY}`)).toBe(String(second.runId + 100));
+        await expect
+          .poll(() => published)
+          .toEqual([first.runId, second.runId, second.runId + 100].map((version) => `${prefix}${DATA_VERSION_CHANNEL}=${version}`));
+      } finally {
+        await redis.del(`${prefix}${DATA_VERSION_KEY}`);
+        redis.disconnect();
+        subscriber.disconnect();
+      }
+    },
+  );
 
   it('a Redis outage does not fail a stored run', async () => {
     const result = await runInProcess(t, fetcherEnv(t, fake.url, { FETCH_CURRENCIES: 'usd', REDIS_URL: 'redis://127.0.0.1:1' }));

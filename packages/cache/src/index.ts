@@ -5,6 +5,8 @@ import { LRUCache } from 'lru-cache';
 import { CACHE_MEMORY_BYTES, CACHE_READ_DURATION, CACHE_REQUESTS, counter, histogram, summedGauge } from '@cryptoagg/metrics';
 import type { Histogram, Registry } from 'prom-client';
 
+export { DATA_VERSION_CHANNEL, DATA_VERSION_KEY, publishDataVersion, watchDataVersion, type DataVersionWatch } from './data-version.js';
+
 export interface CacheOptions {
   /** unset = in-process LRU (lru-cache) */
   redisUrl?: string | undefined;

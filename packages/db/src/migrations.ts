@@ -4,6 +4,8 @@ import * as latestQuotesWithoutFk from '../migrations/20261126120000_latest_quot
 import * as utcPartitions from '../migrations/20261203100000_utc_partitions.js';
 import * as metadataFailedAt from '../migrations/20261203100100_metadata_failed_at.js';
 import * as marketListings from '../migrations/20261203110000_market_listings.js';
+import * as historyRollups from '../migrations/20261203130000_history_rollups.js';
+import * as exchangeSources from '../migrations/20261203140000_exchange_sources.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,9 +22,11 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261203100000_utc_partitions': utcPartitions,
   '20261203100100_metadata_failed_at': metadataFailedAt,
   '20261203110000_market_listings': marketListings,
+  '20261203130000_history_rollups': historyRollups,
+  '20261203140000_exchange_sources': exchangeSources,
 };
 
-export const migrationSource: Knex.MigrationSource<string> = {
+const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: () => Promise.resolve(Object.keys(MIGRATIONS).sort()),
   getMigrationName: (name) => name,
   getMigration: (name) => {

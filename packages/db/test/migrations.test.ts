@@ -2,13 +2,28 @@ import { createTestDatabase, runScript, type TestDatabase } from '@cryptoagg/tes
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateLatest, migrateRollbackAll, migrationConfig } from '../src/index.js';
 
-const TABLES = ['coins', 'fetch_runs', 'latest_quotes', 'market_listings', 'quote_snapshots'];
+const TABLES = [
+  'backfill_progress',
+  'coins',
+  'fetch_runs',
+  'latest_quotes',
+  'latest_source_quotes',
+  'market_listings',
+  'quote_rollups_daily',
+  'quote_rollups_hourly',
+  'quote_snapshots',
+  'retention_drops',
+  'source_quotes',
+  'source_runs',
+];
 const ALL = [
   '20261126000000_initial',
   '20261126120000_latest_quotes_without_fk',
   '20261203100000_utc_partitions',
   '20261203100100_metadata_failed_at',
   '20261203110000_market_listings',
+  '20261203130000_history_rollups',
+  '20261203140000_exchange_sources',
 ];
 
 /** The fetcher upserts coins first in the same transaction, so no table checks a foreign key per row. */
@@ -148,8 +163,8 @@ describe('migrations', () => {
       };
       // March: Berlin moves its clocks on the last Sunday, so a month in Berlin time is not a UTC month.
       expect(await berlinBounds('2022-03')).toBe("FOR VALUES FROM ('2022-03-01 00:00:00+00') TO ('2022-04-01 00:00:00+00')");
-      // Down to the first version (the last three migrations are newer than it).
-      for (let i = 0; i < 3; i++) await fresh.db.migrate.down(migrationConfig);
+      // Down to the first version: every migration newer than 20261126120000 rolled back, one at a time.
+      while ((await fresh.db.migrate.currentVersion(migrationConfig)) !== '20261126120000') await fresh.db.migrate.down(migrationConfig);
       expect(await berlinBounds('2023-03')).toBe("FOR VALUES FROM ('2023-03-01 00:00:00+00') TO ('2023-03-31 23:00:00+00')");
       await migrateLatest(fresh.db);
       expect(await berlinBounds('2024-03')).toBe("FOR VALUES FROM ('2024-03-01 00:00:00+00') TO ('2024-04-01 00:00:00+00')");

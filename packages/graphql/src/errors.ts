@@ -6,7 +6,7 @@ export function badInput(argument: string, message: string): GraphQLError {
 }
 
 /** How many characters of a client's value a message quotes. */
-export const QUOTE_LIMIT = 64;
+const QUOTE_LIMIT = 64;
 
 /** The first `limit` characters of `value` and how many it has, counting code points (an unpaired surrogate is one). */
 function headAndCount(value: string, limit: number): { head: string; count: number } {

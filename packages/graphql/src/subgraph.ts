@@ -5,6 +5,7 @@ import { createCache, type Cache } from '@cryptoagg/cache';
 import { createLogger, readContractOperations, readSdl, subgraph, type Logger } from '@cryptoagg/core';
 import { createDb, isDatabaseUnavailable, resolveDatabase, type Knex } from '@cryptoagg/db';
 import { apolloDefaults, operationNames, startService, type RunningService } from '@cryptoagg/http';
+import { counter, RESPONSE_CACHE_REQUESTS } from '@cryptoagg/metrics';
 import { parse } from 'graphql';
 import { Registry } from 'prom-client';
 import type { SubgraphConfig } from './config.js';
@@ -15,6 +16,21 @@ type SubgraphModule = Extract<Extract<Parameters<typeof buildSubgraphSchema>[0],
 type SubgraphResolvers = NonNullable<SubgraphModule['resolvers']>;
 
 export const DATA_STORE_UNAVAILABLE = 'The data store is unavailable; try again shortly';
+
+/** What a browser opening a subgraph sees: a subgraph serves the gateway; people query the API (and its IDE) there. */
+const subgraphLandingPage = (name: string): string => `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <title>${name} subgraph · Crypto Aggregator</title>
+  </head>
+  <body>
+    <h1>The ${name} subgraph</h1>
+    <p>This service is one part of the federated API and answers the gateway, not browsers.</p>
+    <p>Query the API, with an interactive IDE, on the gateway: <a href="http://localhost:4000/graphql">http://localhost:4000/graphql</a> under <code>npm start</code> (port <code>GATEWAY_PORT</code>).</p>
+  </body>
+</html>
+`;
 
 export interface SubgraphServices {
   db: Knex;
@@ -63,6 +79,8 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
   instrumentDb(registry, db);
   const services: SubgraphServices = { db, backgroundDb, cache, version, logger, registry };
   registerFreshnessGauge(registry, backgroundDb);
+  // Exported (at zero) even when RESPONSE_CACHE_TTL_MS=0 turns the response cache off.
+  counter(registry, RESPONSE_CACHE_REQUESTS);
   definition.registerMetrics?.(services);
 
   const defaults = apolloDefaults({ production: config.production, introspection: config.introspection });
@@ -94,6 +112,13 @@ export async function startSubgraph<TContext extends BaseContext>(definition: Su
         ...(config.redisUrl ? { redis: () => cache.ping() } : {}),
       },
       subgraphSecret: config.subgraphSecret,
+      landingPage: subgraphLandingPage(name),
+      // Answers carry the version they were computed from (the gateway keys its own cache by it), and a
+      // repeated request of one version costs a lookup, not an execution.
+      dataVersion: version,
+      ...(config.responseCacheTtlMs > 0
+        ? { responseCache: { ttlMs: config.responseCacheTtlMs, maxBytes: config.responseCacheMaxBytes, lookups: RESPONSE_CACHE_REQUESTS } }
+        : {}),
       onClose: async () => {
         await version.close();
         await cache.close();

@@ -1,29 +1,68 @@
 import { DATA_CHANGED_CHANNEL, type Knex } from '@cryptoagg/db';
 import type { Logger } from '@cryptoagg/core';
+import type { DataVersionSource } from '@cryptoagg/http';
 import pg from 'pg';
 
 /**
- * The data version every cache key carries: the id of the newest finished
- * fetcher run. It moves the moment the fetcher's commit NOTIFYs, and a poll
- * every `pollMs` backs that up (a LISTEN connection can drop unnoticed), so a
- * finished run invalidates every cached answer within seconds.
+ * The data version every cache key carries: the number of the newest committed
+ * write (a finished fetcher run's id; see `read`), the same number the fetcher
+ * publishes in Redis for the gateway. It moves the moment the commit NOTIFYs, and a poll
+ * every `pollMs` backs that up (a LISTEN connection can drop unnoticed). A
+ * gateway that has seen a newer version (in Redis) asks for it in its
+ * request, and `atLeast` reads it at once instead of waiting for either.
  */
-export interface DataVersion {
-  current(): string;
+export interface DataVersion extends DataVersionSource {
+  current(): number;
   refresh(): Promise<void>;
+  /** reads the version again when `min` is newer than the one known; resolves once read (it may still be older: the caller was wrong) */
+  atLeast(min: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function trackDataVersion(db: Knex, url: string, logger: Logger, pollMs = 2_000): Promise<DataVersion> {
-  let version = '0';
+/**
+ * How long a version asked for and not found in PostgreSQL is not looked for again: a gateway that
+ * believes a wrong version (a Redis key left by another database) costs one query per this, not one per
+ * request.
+ */
+const UNREACHABLE_RETRY_MS = 1_000;
+
+export async function trackDataVersion(db: Knex, url: string, logger: Logger, pollMs = 500): Promise<DataVersion> {
+  let version = 0;
   let closed = false;
   let listener: pg.Client | undefined;
+  const listeners = new Set<(version: number) => void>();
+  /** the read in progress: concurrent callers share it */
+  let reading: Promise<void> | undefined;
+  let unreachable: { min: number; at: number } | undefined;
 
-  async function refresh(): Promise<void> {
-    const row = await db('fetch_runs').whereNot({ status: 'running' }).max<{ max: number | null }>('id as max').first();
-    const next = String(row?.max ?? 0);
-    if (next !== version) logger.debug({ from: version, to: next }, 'data version changed');
+  async function read(): Promise<void> {
+    // Exchange sources commit after their run's CoinGecko part, each with a number from fetch_runs' id
+    // sequence (source_runs.version): the newest committed write of either kind is the version.
+    const { rows } = await db.raw<{ rows: { max: number | string | null }[] }>(
+      `select greatest((select max(id) from fetch_runs where status <> 'running'), (select max(version) from source_runs)) as max`,
+    );
+    const next = Number(rows[0]?.max ?? 0);
+    // Reads never overlap (refresh shares the one in progress), so the last read is the newest. It can
+    // go down: a database restored or recreated under a running subgraph.
+    if (next === version) return;
+    logger.debug({ from: version, to: next }, 'data version changed');
     version = next;
+    for (const listener of listeners) listener(next);
+  }
+
+  function refresh(): Promise<void> {
+    reading ??= read().finally(() => (reading = undefined));
+    return reading;
+  }
+
+  async function atLeast(min: number): Promise<void> {
+    if (min <= version) return;
+    if (unreachable && min <= unreachable.min && performance.now() - unreachable.at < UNREACHABLE_RETRY_MS) return;
+    // A read already in progress may have started before the version asked for was committed: read after it.
+    if (reading) await reading.catch(() => undefined);
+    if (min <= version) return;
+    await refresh().catch(() => undefined);
+    if (min > version) unreachable = { min, at: performance.now() };
   }
 
   async function listen(): Promise<void> {
@@ -39,6 +78,8 @@ export async function trackDataVersion(db: Knex, url: string, logger: Logger, po
       await client.connect();
       await client.query(`listen ${DATA_CHANGED_CHANNEL}`);
       listener = client;
+      // A run that committed while no one listened is found at once, not at the next poll.
+      void refresh().catch(() => undefined);
     } catch {
       await client.end().catch(() => undefined);
     }
@@ -52,6 +93,11 @@ export async function trackDataVersion(db: Knex, url: string, logger: Logger, po
   return {
     current: () => version,
     refresh,
+    atLeast,
+    onChange: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     close: async () => {
       closed = true;
       clearInterval(timer);

@@ -63,7 +63,7 @@ function shortenedSpan(body: string): string | undefined {
  * graphql-js quotes whole variable values in its coercion messages (`Variable "$first" got invalid
  * value "…"`), and every service forwards them. Then a last bound on the whole message.
  */
-export function shortenMessage(message: string): string {
+function shortenMessage(message: string): string {
   let out = '';
   let copied = 0;
   let open = message.indexOf('"');
@@ -89,7 +89,7 @@ export function shortenMessage(message: string): string {
  * lastIndexOf: a regex like / ?Did you mean .+\?$/ backtracks quadratically over client text that
  * repeats the phrase (27 s for 260 KB).
  */
-export function withoutSuggestion(message: string): string {
+function withoutSuggestion(message: string): string {
   if (!message.endsWith('?')) return message;
   const at = message.lastIndexOf('Did you mean ');
   if (at === -1 || message.includes('\n', at)) return message;

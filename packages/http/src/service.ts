@@ -6,6 +6,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -15,8 +16,9 @@ import express, { type ErrorRequestHandler, type RequestHandler, type Response }
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { isUnexpectedError } from './apollo.js';
 import { requestMetrics } from './metrics.js';
-import { responseCache, type ResponseCacheOptions } from './response-cache.js';
+import { DATA_VERSION_HEADER, requestVersion, responseCache, type DataVersionSource, type ResponseCacheOptions } from './response-cache.js';
 import { readiness } from './readiness.js';
+import { landingPage } from './landing-page.js';
 
 export interface ServiceOptions<TContext extends BaseContext> {
   name: string;
@@ -40,8 +42,19 @@ export interface ServiceOptions<TContext extends BaseContext> {
   onClose?: () => Promise<void>;
   /** how long in-flight requests get to finish on stop(); default 10 s */
   drainMs?: number;
-  /** whole-response caching (the gateway); off when unset */
+  /** whole-response caching, keyed by `dataVersion` when set; off when unset */
   responseCache?: ResponseCacheOptions | undefined;
+  /**
+   * the data version the service answers from: sent on every GraphQL answer and on /healthz
+   * (DATA_VERSION_HEADER), read again first when a request says its caller has seen a newer one (when the
+   * source can), and the key of the response cache
+   */
+  dataVersion?: DataVersionSource | undefined;
+  /**
+   * the HTML page browsers get on the GraphQL paths (a GET that prefers text/html), e.g. the gateway's IDE; Apollo's own
+   * landing page, which loads Apollo Sandbox from a CDN, is off. Unset, such a GET gets GraphQL's answer (a 400)
+   */
+  landingPage?: string | undefined;
   /** slow-client limits; defaults: headers within 10 s, a whole request within 30 s, idle keep-alive 5 s */
   timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number };
 }
@@ -57,10 +70,13 @@ export interface RunningService {
 }
 
 const BODY_LIMIT = '1mb';
+const BODY_LIMIT_BYTES = 1024 * 1024;
 
 function sendError(res: Response, status: number, code: string, message: string): void {
   res.status(status).json({ errors: [{ message, extensions: { code } }] });
 }
+
+const headerValue = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 /** Hashing first gives equal lengths, which timingSafeEqual needs, without leaking the secret's length. */
 function secretMatches(given: string | undefined, secret: string): boolean {
@@ -110,9 +126,26 @@ export async function startService<TContext extends BaseContext>(
   const { logger, registry } = options;
   const app = express();
   app.disable('x-powered-by');
+  const { subgraphSecret, dataVersion } = options;
+  const graphqlPaths = ['/graphql', ...(options.extraGraphqlPaths ?? [])];
+  const cache = options.responseCache
+    ? responseCache(
+        options.responseCache,
+        {
+          paths: graphqlPaths,
+          bodyLimit: BODY_LIMIT_BYTES,
+          // A request without the secret is never answered from memory: express refuses it.
+          admitted: (req) => subgraphSecret === undefined || secretMatches(headerValue(req.headers[SUBGRAPH_SECRET_HEADER]), subgraphSecret),
+          version: dataVersion,
+        },
+        registry,
+        options.operations ?? [],
+      )
+    : undefined;
   // Slow or idle clients must not hold sockets (and a drain) open indefinitely. Node checks these
   // limits only every connectionsCheckingInterval (30 s by default), so it checks every second here.
-  const server = http.createServer({ connectionsCheckingInterval: 1_000 }, app);
+  // Cached answers are sent before express (no routing, no body parsing); everything else goes through it.
+  const server = http.createServer({ connectionsCheckingInterval: 1_000 }, cache ? (req, res) => cache.handle(req, res, () => void app(req, res)) : app);
   server.requestTimeout = options.timeouts?.requestMs ?? 30_000;
   server.headersTimeout = options.timeouts?.headersMs ?? 10_000;
   server.keepAliveTimeout = options.timeouts?.keepAliveMs ?? 5_000;
@@ -123,6 +156,8 @@ export async function startService<TContext extends BaseContext>(
     ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: options.drainMs ?? 10_000 }),
     ApolloServerPluginInlineTraceDisabled(),
     ApolloServerPluginUsageReportingDisabled(),
+    // Apollo's landing page loads Apollo Sandbox from a CDN (blank offline): `landingPage` serves ours instead.
+    ApolloServerPluginLandingPageDisabled(),
     // Cache hints are unused (caching is ours); Apollo's plugin wraps every field resolver to collect them (~7% of a markets page).
     ApolloServerPluginCacheControlDisabled(),
     errorLog<TContext>(logger),
@@ -132,6 +167,8 @@ export async function startService<TContext extends BaseContext>(
 
   const ready = readiness(options.readiness, logger);
   app.get('/healthz', (_req, res) => {
+    // The gateway polls it for the subgraphs' data version: cheaper than a GraphQL request, and uncounted.
+    if (dataVersion) res.setHeader(DATA_VERSION_HEADER, dataVersion.current());
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (req, res) => {
@@ -145,7 +182,6 @@ export async function startService<TContext extends BaseContext>(
     });
   }
 
-  const { subgraphSecret } = options;
   const requireSecret: RequestHandler = (req, res, next) => {
     if (subgraphSecret === undefined || secretMatches(req.get(SUBGRAPH_SECRET_HEADER), subgraphSecret)) return next();
     sendError(res, 401, 'UNAUTHENTICATED', `Missing or wrong ${SUBGRAPH_SECRET_HEADER} header`);
@@ -154,12 +190,22 @@ export async function startService<TContext extends BaseContext>(
     if (!Array.isArray(req.body)) return next();
     sendError(res, 400, 'BAD_REQUEST', 'Batched requests (a JSON array body) are not supported: send one operation per request');
   };
+  // Every answer says which data version it comes from (the response cache puts the one it was computed from).
+  const versionStep: RequestHandler = (req, res, next) => {
+    requestVersion(req, dataVersion).then((state) => {
+      res.setHeader(DATA_VERSION_HEADER, state.version);
+      next();
+    }, next);
+  };
+  const json = express.json({ limit: BODY_LIMIT });
+  if (options.landingPage !== undefined) app.get(graphqlPaths, landingPage(options.landingPage));
   app.all(
-    ['/graphql', ...(options.extraGraphqlPaths ?? [])],
+    graphqlPaths,
     requireSecret,
-    express.json({ limit: BODY_LIMIT }),
+    cache ? cache.bodyParser(json) : json,
     rejectBatches,
-    ...(options.responseCache ? [responseCache(options.responseCache, registry, options.operations ?? [])] : []),
+    ...(dataVersion ? [versionStep] : []),
+    ...(cache ? [cache.middleware] : []),
     expressMiddleware(apollo, {
       // Apollo answers a failing context with a 500 but neither logs it nor passes it to plugins.
       context: async ({ req }) => {

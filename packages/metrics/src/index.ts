@@ -87,6 +87,62 @@ export const FETCH_LAST_RUN_UPSTREAM_ERRORS = gaugeFamily({
   labelNames: ['status'],
 });
 
+export const RETENTION_PARTITIONS_DROPPED = gaugeFamily({
+  name: 'cryptoagg_retention_partitions_dropped',
+  help: 'Monthly partitions the retention has dropped after fetcher runs, by table (quote_snapshots, quote_rollups_hourly), since the database was created.',
+  labelNames: ['table'],
+});
+
+// The exchange sources and the consensus price (from the fetcher's durable source_runs and the stored quotes)
+
+export const SOURCE_LAST_SUCCESS = gaugeFamily({
+  name: 'cryptoagg_source_last_success_timestamp_seconds',
+  help: 'When each exchange source (binance, coinbase, kraken) last stored its quotes (Unix seconds; 0 before the first time).',
+  labelNames: ['source'],
+});
+
+export const SOURCE_LAST_RUN_SUCCESS = gaugeFamily({
+  name: 'cryptoagg_source_last_run_success',
+  help: "1 when the exchange source's latest finished attempt succeeded, else 0.",
+  labelNames: ['source'],
+});
+
+export const SOURCE_CONSECUTIVE_FAILURES = gaugeFamily({
+  name: 'cryptoagg_source_consecutive_failures',
+  help: "The exchange source's failed attempts since its last success.",
+  labelNames: ['source'],
+});
+
+export const SOURCE_LAST_RUN_QUOTES = gaugeFamily({
+  name: 'cryptoagg_source_last_run_quotes',
+  help: "Pairs of the exchange source's latest finished attempt: listed by the exchange, stored as quotes, skipped as unreadable.",
+  labelNames: ['source', 'kind'],
+});
+
+export const SOURCE_LAST_RUN_UPSTREAM_ERRORS = gaugeFamily({
+  name: 'cryptoagg_source_last_run_upstream_errors',
+  help: "Failed requests of the exchange source's latest finished attempt, by HTTP status (or timeout / network / api-error / invalid).",
+  labelNames: ['source', 'status'],
+});
+
+export const CONSENSUS_SPREAD = gaugeFamily({
+  name: 'cryptoagg_consensus_spread_percent',
+  help: 'Spread of the consensus price, (max - min) / price x 100 over the counted sources, of the top 20 coins by market-cap rank in each currency.',
+  labelNames: ['coin', 'currency'],
+});
+
+export const CONSENSUS_SOURCES = gaugeFamily({
+  name: 'cryptoagg_consensus_sources',
+  help: 'Sources the consensus price counted (fresh, not outliers), of the top 20 coins by market-cap rank in each currency.',
+  labelNames: ['coin', 'currency'],
+});
+
+export const CONSENSUS_OUTLIER_THRESHOLD = gaugeFamily({
+  name: 'cryptoagg_consensus_outlier_threshold_percent',
+  help: 'CONSENSUS_OUTLIER_PCT: a source further than this from the median is an outlier.',
+  labelNames: [],
+});
+
 // The GraphQL API
 
 export const GRAPHQL_REQUEST_DURATION = histogramFamily({
@@ -136,14 +192,23 @@ export const CACHE_MEMORY_BYTES = gaugeFamily({
 
 export const RESPONSE_CACHE_BYTES = gaugeFamily({
   name: 'cryptoagg_response_cache_bytes',
-  help: 'Bytes held by the gateway response cache (answers plus a fixed cost per entry), stale copies included.',
+  help: 'Bytes held by the whole-response cache of the gateway or of a subgraph (answers of the current data version plus a fixed cost per entry).',
   labelNames: [],
 });
 
 export const RESPONSE_CACHE_ENTRIES = gaugeFamily({
   name: 'cryptoagg_response_cache_entries',
-  help: 'Answers held by the gateway response cache, stale copies included.',
+  help: 'Answers held by the whole-response cache of the gateway or of a subgraph (all of the current data version).',
   labelNames: [],
+});
+
+export const RESPONSE_CACHE_REQUESTS = counterFamily({
+  name: 'cryptoagg_response_cache_requests_total',
+  help:
+    "Lookups in a subgraph's whole-response cache by result: hit (answered without executing) or miss (executed). " +
+    'The gateway counts its own in cryptoagg_cache_requests_total.',
+  labelNames: ['result'],
+  zeroes: [{ result: 'hit' }, { result: 'miss' }],
 });
 
 export const DB_QUERY_DURATION = histogramFamily({
@@ -163,6 +228,15 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
   FETCH_CONSECUTIVE_FAILURES,
   FETCH_LAST_RUN_ITEMS,
   FETCH_LAST_RUN_UPSTREAM_ERRORS,
+  RETENTION_PARTITIONS_DROPPED,
+  SOURCE_LAST_SUCCESS,
+  SOURCE_LAST_RUN_SUCCESS,
+  SOURCE_CONSECUTIVE_FAILURES,
+  SOURCE_LAST_RUN_QUOTES,
+  SOURCE_LAST_RUN_UPSTREAM_ERRORS,
+  CONSENSUS_SPREAD,
+  CONSENSUS_SOURCES,
+  CONSENSUS_OUTLIER_THRESHOLD,
   GRAPHQL_REQUEST_DURATION,
   SUBGRAPH_REQUEST_DURATION,
   DATALOADER_BATCH_SIZE,
@@ -171,6 +245,7 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
   CACHE_MEMORY_BYTES,
   RESPONSE_CACHE_BYTES,
   RESPONSE_CACHE_ENTRIES,
+  RESPONSE_CACHE_REQUESTS,
   DB_QUERY_DURATION,
 ];
 

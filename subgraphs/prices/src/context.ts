@@ -3,12 +3,14 @@ import { DATALOADER_BATCH_SIZE, histogram } from '@cryptoagg/metrics';
 import DataLoader from 'dataloader';
 import { latestQuotes } from './data.js';
 import type { QuoteModel } from './models.js';
+import type { ConsensusOptions } from './consensus.js';
+import { createJudge, createSourcesLoader } from './sources.js';
 
 /** What a request needs of the subgraph's wiring (packages/graphql/src/subgraph.ts). */
 export type Services = Pick<SubgraphServices, 'db' | 'cache' | 'version' | 'registry'>;
 
 /** One latest quote: a coin's in a currency. */
-export interface QuoteRef {
+interface QuoteRef {
   currency: string;
   coinId: string;
 }
@@ -21,6 +23,8 @@ export interface Context {
   /** every cache key of this request starts with it: a finished fetcher run changes it */
   keyPrefix: string;
   quote: DataLoader<QuoteRef, QuoteModel | null, string>;
+  /** a quote's consensus and evidence, judged at this request's instant (sources.ts) */
+  judge: ReturnType<typeof createJudge>;
 }
 
 /**
@@ -28,7 +32,7 @@ export interface Context {
  * one cache MGET per currency and at most one SQL query for what it missed. A coin id the
  * database cannot hold has no quote: null at once, never part of a shared query it would fail.
  */
-export function createContext(services: Services, currencies: readonly string[]): Context {
+export function createContext(services: Services, currencies: readonly string[], consensus: ConsensusOptions): Context {
   const keyPrefix = `v${services.version.current()}:`;
   const batchSizes = histogram(services.registry, DATALOADER_BATCH_SIZE);
   const quote = new DataLoader<QuoteRef, QuoteModel | null, string>(
@@ -56,5 +60,6 @@ export function createContext(services: Services, currencies: readonly string[])
     },
     { cacheKeyFn: quoteKey },
   );
-  return { services, currencies, keyPrefix, quote };
+  const judge = createJudge(createSourcesLoader(services, keyPrefix), consensus, new Date());
+  return { services, currencies, keyPrefix, quote, judge };
 }

@@ -1,8 +1,17 @@
-import { QUOTE_COLUMNS, type Knex } from '@cryptoagg/db';
+import { QUOTE_COLUMNS, ROLLUP_TABLES, type Knex, type RollupInterval } from '@cryptoagg/db';
 import { afterPosition, type Position } from '@cryptoagg/graphql';
-import { HISTORY_COLUMNS, type FetchStatusModel, type HistoryPointModel, type Interval, type MarketPage, type MarketRow, type QuoteModel } from './models.js';
+import {
+  HISTORY_COLUMNS,
+  type CandleModel,
+  type FetchStatusModel,
+  type HistoryPointModel,
+  type Interval,
+  type MarketPage,
+  type MarketRow,
+  type QuoteModel,
+} from './models.js';
 
-/** The SQL of the prices subgraph: reads of quotes, snapshots and fetch runs, behind small named functions. */
+/** The SQL of the prices subgraph: reads of quotes, snapshots, rollups and fetch runs, behind small named functions. */
 
 /**
  * A page of the coins the newest successful run listed in `currency` (market_listings), in (rank nulls
@@ -32,42 +41,25 @@ export async function latestQuotes(db: Knex, currency: string, coinIds: readonly
     .whereIn('coin_id', [...coinIds]);
 }
 
-// Fixed-length steps: '1 day' added to a timestamptz follows the session's time zone (23 or 25 hours at DST changes).
-const BUCKET: Record<Exclude<Interval, 'RAW'>, string> = { HOUR: '1 hour', DAY: '24 hours' };
-// date_bin from a UTC midnight makes hour and day buckets UTC buckets.
-const ORIGIN = `timestamptz '2000-01-01 00:00:00+00'`;
-
-/*
- * HOUR / DAY probe the primary key once per bucket: for each bucket start b,
- * the newest snapshot with b <= last_updated < b + bucket (a backward index
- * scan, LIMIT 1, one partition), over the buckets between the coin's first and
- * last snapshot in the range. A year of DAY is 365 short index descents instead
- * of reading and sorting ~105,000 rows with DISTINCT ON (126 ms -> 11 ms at p95
- * on 26 million rows, bench/RESULTS.md). Prototyped and checked for identical
- * answers in bench/lib/history-previous.ts.
+/**
+ * HOUR / DAY history: each UTC bucket's last snapshot (its close, with that snapshot's market cap and
+ * volume), timed at the bucket's start, from the rollups that a trigger on quote_snapshots keeps in step
+ * with every insert (packages/db/migrations/20261203130000_history_rollups.ts). A range read on the
+ * rollup's primary key: a year of DAY is 365 rows of one index, instead of 365 probes of the raw table.
+ * A bucket counts when its start lies in [from, to].
  */
-const BUCKETED_SQL = `
-select b.time, ${HISTORY_COLUMNS.map((column) => `s.${column}`).join(', ')}
-  from (select date_bin(:bucket::interval, :from::timestamptz, ${ORIGIN}) as first_bucket,
-               date_bin(:bucket::interval, :to::timestamptz, ${ORIGIN}) as last_bucket) r
-  cross join lateral (
-    select min(last_updated) as first_at, max(last_updated) as last_at
-      from quote_snapshots
-     where coin_id = :coinId and currency = :currency
-       and last_updated >= r.first_bucket and last_updated < r.last_bucket + :bucket::interval) extent
-  cross join lateral generate_series(date_bin(:bucket::interval, extent.first_at, ${ORIGIN}),
-                                     date_bin(:bucket::interval, extent.last_at, ${ORIGIN}),
-                                     :bucket::interval) as b(time)
-  cross join lateral (
-    select ${HISTORY_COLUMNS.join(', ')}
-      from quote_snapshots
-     where coin_id = :coinId and currency = :currency
-       and last_updated >= b.time and last_updated < b.time + :bucket::interval
-     order by last_updated desc
-     limit 1) s
- where b.time between :from::timestamptz and :to::timestamptz
- order by b.time
- limit :limit`;
+async function rollupHistoryPoints(
+  db: Knex,
+  query: { coinId: string; currency: string; from: Date; to: Date; interval: RollupInterval },
+  limit: number,
+): Promise<HistoryPointModel[]> {
+  return db(ROLLUP_TABLES[query.interval])
+    .select<HistoryPointModel[]>('bucket as time', 'close as price', 'market_cap', 'total_volume')
+    .where({ coin_id: query.coinId, currency: query.currency })
+    .whereBetween('bucket', [query.from, query.to])
+    .orderBy('bucket')
+    .limit(limit);
+}
 
 /**
  * History points of one coin in one currency with from <= time <= to, at most
@@ -89,8 +81,24 @@ export async function historyPoints(
       .orderBy('last_updated')
       .limit(limit);
   }
-  const { rows } = await db.raw<{ rows: HistoryPointModel[] }>(BUCKETED_SQL, { bucket: BUCKET[interval], from, to, coinId, currency, limit });
-  return rows;
+  return rollupHistoryPoints(db, { coinId, currency, from, to, interval }, limit);
+}
+
+/**
+ * Candles of one coin in one currency: one per UTC bucket with data whose start lies in [from, to],
+ * in ascending time, at most `limit` of them, read from the same rollups as HOUR / DAY history.
+ */
+export async function candles(
+  db: Knex,
+  query: { coinId: string; currency: string; from: Date; to: Date; interval: RollupInterval },
+  limit: number,
+): Promise<CandleModel[]> {
+  return db(ROLLUP_TABLES[query.interval])
+    .select<CandleModel[]>('bucket as time', 'open', 'high', 'low', 'close', 'total_volume as volume', 'samples')
+    .where({ coin_id: query.coinId, currency: query.currency })
+    .whereBetween('bucket', [query.from, query.to])
+    .orderBy('bucket')
+    .limit(limit);
 }
 
 export async function fetchStatus(db: Knex): Promise<FetchStatusModel> {
@@ -135,4 +143,10 @@ export async function fetchRunStats(db: Knex): Promise<RunStats> {
   const [stats] = rows;
   if (!stats) throw new Error('fetch run stats query returned no row');
   return stats;
+}
+
+/** How many partitions the retention has dropped, by table (its durable record, retention_drops). */
+export async function retentionDropCounts(db: Knex): Promise<Record<string, number>> {
+  const rows = await db('retention_drops').select('table_name').count<{ table_name: string; count: number }[]>('* as count').groupBy('table_name');
+  return Object.fromEntries(rows.map((r) => [r.table_name, Number(r.count)]));
 }

@@ -1,4 +1,4 @@
-import type { Knex } from '@cryptoagg/db';
+import { RETENTION_TABLES, type Knex } from '@cryptoagg/db';
 import {
   FETCH_CONSECUTIVE_FAILURES,
   FETCH_LAST_RUN,
@@ -8,11 +8,12 @@ import {
   FETCH_LAST_RUN_UPSTREAM_ERRORS,
   FETCH_LAST_SUCCESS,
   gauge,
+  RETENTION_PARTITIONS_DROPPED,
   timestampSeconds,
   type GaugeFamily,
 } from '@cryptoagg/metrics';
 import type { Registry } from 'prom-client';
-import { fetchRunStats, type RunStats } from './data.js';
+import { fetchRunStats, retentionDropCounts, type RunStats } from './data.js';
 
 /**
  * The fetcher's health as gauges, read from its run records at scrape time:
@@ -50,5 +51,11 @@ export function registerFetchRunMetrics(registry: Registry, db: Knex): void {
     if (!s) return;
     g.reset();
     for (const [status, count] of Object.entries(s.last_upstream_errors)) g.set({ status }, count);
+  });
+  // Both tables from the start (0 before the first drop), so an increase() over them exists.
+  gauge(registry, RETENTION_PARTITIONS_DROPPED, async (g) => {
+    const counts = await retentionDropCounts(db).catch(() => undefined);
+    if (!counts) return;
+    for (const table of RETENTION_TABLES) g.set({ table }, counts[table] ?? 0);
   });
 }

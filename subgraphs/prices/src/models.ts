@@ -33,3 +33,14 @@ export interface FetchStatusModel {
 }
 
 export type Interval = 'RAW' | 'HOUR' | 'DAY';
+
+/** A candle as the rollups hold it (data.ts `candles`): the GraphQL Candle's fields by name. */
+export interface CandleModel {
+  time: Date | string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number | null;
+  samples: number;
+}

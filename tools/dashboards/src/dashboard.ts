@@ -1,6 +1,9 @@
 import {
   CACHE_READ_DURATION,
   CACHE_REQUESTS,
+  CONSENSUS_OUTLIER_THRESHOLD,
+  CONSENSUS_SOURCES,
+  CONSENSUS_SPREAD,
   DATALOADER_BATCH_SIZE,
   DATA_LAST_FETCH,
   DB_QUERY_DURATION,
@@ -11,6 +14,11 @@ import {
   FETCH_LAST_RUN_UPSTREAM_ERRORS,
   FETCH_LAST_SUCCESS,
   GRAPHQL_REQUEST_DURATION,
+  SOURCE_CONSECUTIVE_FAILURES,
+  SOURCE_LAST_RUN_QUOTES,
+  SOURCE_LAST_RUN_SUCCESS,
+  SOURCE_LAST_RUN_UPSTREAM_ERRORS,
+  SOURCE_LAST_SUCCESS,
   SUBGRAPH_REQUEST_DURATION,
   type HistogramFamily,
   type MetricFamily,
@@ -63,7 +71,7 @@ function stat(title: string, description: string, unit: string, expr: string) {
  * serves every environment of the cluster.
  */
 export function buildDashboard() {
-  return new DashboardBuilder('Crypto Aggregator')
+  const dashboard = new DashboardBuilder('Crypto Aggregator')
     .uid('crypto-aggregator')
     .description('Freshness of the market data, the fetcher, the GraphQL API, the cache and the database.')
     .tags(['crypto-aggregator'])
@@ -164,8 +172,60 @@ export function buildDashboard() {
           '{{loader}}',
         ],
       ]),
+    );
+  return withSourceRows(dashboard).build();
+}
+
+/** The exchange sources the fetcher can read (EXCHANGE_SOURCES): a row each, whichever are configured. */
+const EXCHANGE_SOURCES = ['binance', 'coinbase', 'kraken'] as const;
+
+/** A row per exchange source (its health from the fetcher's source runs), then the consensus price of the top coins. */
+function withSourceRows(dashboard: DashboardBuilder): DashboardBuilder {
+  for (const source of EXCHANGE_SOURCES) {
+    const only = `source="${source}"`;
+    dashboard
+      .withRow(new RowBuilder(`Source: ${source}`))
+      .withPanel(
+        stat(
+          'Since last success',
+          `Time since ${source}'s quotes were last stored (CryptoaggSourceFailing after 30 minutes of failures).`,
+          's',
+          `time() - max(${m(SOURCE_LAST_SUCCESS, only)})`,
+        ),
+      )
+      .withPanel(
+        stat('Consecutive failures', `Failed attempts to read ${source} since its last success.`, 'none', `max(${m(SOURCE_CONSECUTIVE_FAILURES, only)})`),
+      )
+      .withPanel(
+        timeseries('Pairs', `Pairs of ${source}'s latest attempt: listed by the exchange, stored as quotes, skipped as unreadable.`, 'none', [
+          [`max by (kind) (${m(SOURCE_LAST_RUN_QUOTES, only)})`, '{{kind}}'],
+        ]),
+      )
+      .withPanel(
+        timeseries('Result and upstream errors', `Whether ${source}'s latest attempt succeeded (1) and its failed requests by status.`, 'none', [
+          [`max(${m(SOURCE_LAST_RUN_SUCCESS, only)})`, 'last attempt succeeded'],
+          [`max by (status) (${m(SOURCE_LAST_RUN_UPSTREAM_ERRORS, only)})`, 'upstream {{status}}'],
+        ]),
+      );
+  }
+  return dashboard
+    .withRow(new RowBuilder('Consensus price'))
+    .withPanel(
+      timeseries(
+        'Consensus spread (top 20 coins)',
+        'Spread of the counted sources per coin and currency, against the outlier threshold (CryptoaggConsensusSpreadHigh above it for 15 minutes).',
+        'percent',
+        [
+          [`max by (coin, currency) (${m(CONSENSUS_SPREAD)})`, '{{coin}} {{currency}}'],
+          [`max(${m(CONSENSUS_OUTLIER_THRESHOLD)})`, 'outlier threshold'],
+        ],
+      ),
     )
-    .build();
+    .withPanel(
+      timeseries('Sources counted (top 20 coins)', 'The fewest sources any top-20 coin counts in each currency: 1 means CoinGecko alone.', 'none', [
+        [`min by (currency) (${m(CONSENSUS_SOURCES)})`, 'fewest, {{currency}}'],
+      ]),
+    );
 }
 
 /** Every PromQL expression of the dashboard, for the metric-name check. */

@@ -416,8 +416,10 @@ export function createDataset(count: number, currencies: string[]): Dataset {
     if (!coin) return undefined;
     const end = Date.parse(coin.last_updated);
     const phase = hash(id) * 2 * Math.PI;
+    // CoinGecko's automatic granularity: 5-minute points for 1 day, hourly up to 90 days, daily (at 00:00 UTC) beyond.
+    const step = days <= 1 ? FIVE_MINUTES : days <= 90 ? HOUR : 24 * HOUR;
     const times: number[] = [];
-    for (let t = Math.ceil((end - days * 24 * HOUR) / HOUR) * HOUR; t < end; t += HOUR) times.push(t);
+    for (let t = Math.ceil((end - days * 24 * HOUR) / step) * step; t < end; t += step) times.push(t);
     // the final point is "now" and equals the markets values exactly, like upstream's last point
     const wave = (t: number, amp: number): number => 1 + amp * (Math.sin((end - t) / HOUR / 9 + phase) - Math.sin(phase));
     const series = (value: number, amp: number): [number, number][] => [...times.map((t): [number, number] => [t, value * wave(t, amp)]), [end, value]];

@@ -9,6 +9,7 @@ import { toRubyJson } from './json.js';
 export type { CoinDetail, MarketChart, MarketItem, Roi } from './data.js';
 export { SUPPORTED_CURRENCIES, TRAPS } from './data.js';
 export { rawJson, toRubyJson } from './json.js';
+export * from './exchanges/index.js';
 
 export interface FakeFaults {
   /** answer the next `count` requests with 429; retryAfterSeconds sets Retry-After; html=true answers Cloudflare's text/html 1015 page (no Retry-After) */
@@ -73,6 +74,11 @@ export interface FakeCoinGeckoOptions {
   currencies?: string[];
   apiKey?: string;
   autoAdvanceMs?: number;
+  /**
+   * Base URLs of fake exchanges running beside it (BINANCE_BASE_URL, ...), answered at GET /__fake/exchanges:
+   * `npm start` pointed at this fake finds them there and reads them instead of the real exchanges.
+   */
+  exchanges?: Record<string, string>;
 }
 
 const BASE = '/api/v3';
@@ -234,12 +240,13 @@ export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Pr
     const rawDays = q.get('days') ?? '';
     const days = rawDays === 'max' ? 365 : Number(rawDays);
     if (rawDays === '' || !Number.isFinite(days) || days <= 0) return [400, { error: 'invalid days' }];
-    return [200, data.chart(id, currency, round, Math.min(days, 365))];
+    return [200, data.chart(id, currency, round, Math.min(days, 3650))];
   }
 
   async function control(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
     const reply = (status: number, body: unknown): void => send(res, status, JSON.stringify(body));
     if (req.method === 'GET' && route === '/__fake/requests') return reply(200, requests);
+    if (req.method === 'GET' && route === '/__fake/exchanges') return reply(200, options.exchanges ?? {});
     if (req.method !== 'POST') return reply(404, { error: 'Not found' });
     try {
       const body = await readBody(req);

@@ -289,4 +289,23 @@ describe('fake CoinGecko /coins/{id}', () => {
     expect(chart.total_volumes).toHaveLength(chart.prices.length);
     expect((chart.prices[1]?.[0] ?? 0) - (chart.prices[0]?.[0] ?? 0)).toBe(3_600_000);
   });
+
+  it("follows CoinGecko's granularity: 5-minute points for 1 day, hourly up to 90 days, daily at 00:00 UTC beyond", async () => {
+    const fake = await start();
+    const end = Date.parse(byId(fake.markets('usd'), 'bitcoin').last_updated);
+    const times = async (days: number) =>
+      (await getJson<{ prices: [number, number][] }>(fake, `/coins/bitcoin/market_chart?vs_currency=usd&days=${days}`)).prices.map(([time]) => time);
+    const steps = (series: number[]) => [...new Set(series.slice(1, -1).map((time, i) => time - series[i]!))];
+    const oneDay = await times(1);
+    expect(steps(oneDay)).toEqual([300_000]);
+    expect(oneDay).toHaveLength(24 * 12 + 1);
+    expect(oneDay.at(-1)).toBe(end);
+    const ninety = await times(90);
+    expect(steps(ninety)).toEqual([3_600_000]);
+    expect(ninety).toHaveLength(90 * 24 + 1);
+    const year = await times(365);
+    expect(steps(year)).toEqual([86_400_000]);
+    expect(year).toHaveLength(365 + 1);
+    expect(year.slice(0, -1).every((time) => time % 86_400_000 === 0)).toBe(true);
+  });
 });

@@ -7,6 +7,8 @@ const schema = z.object({
   DATABASE_URL: env.databaseUrl.optional(),
   FETCH_SCHEDULE: z.string().default('*/5 * * * *'),
   LOG_LEVEL: env.logLevel,
+  // Where the API will be, for the start-up messages (the gateway parses its own configuration).
+  GATEWAY_PORT: env.port(4000),
   // Each subgraph's port variable (COINS_PORT, ...) from the manifest: data, not types, so read back by name below.
   ...(Object.fromEntries(roster.map((s) => [s.port.variable, env.port(s.port.default)])) as object),
 });

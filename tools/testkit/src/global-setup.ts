@@ -1,7 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startScratchPostgres } from './postgres.js';
 import { startRedisServer } from './redis.js';
+import { readSkips, skipSummary } from './tools.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -37,8 +41,18 @@ export default async function setup(project: TestProject) {
   }
   if (!redisUrl && process.env.CI === 'true') throw new Error('CI=true but no Redis: set REDIS_URL or install redis-server');
 
+  // Suites skipped for a missing system tool (requireTool) write here; the summary is printed once, after the run's own.
+  const skipsDir = mkdtempSync(path.join(tmpdir(), 'cryptoagg-tool-skips-'));
+  const toolSkipsFile = path.join(skipsDir, 'skips.jsonl');
+  cleanups.unshift(() => {
+    const summary = skipSummary(readSkips(toolSkipsFile));
+    if (summary !== undefined) process.stdout.write(`\n${summary}\n`);
+    rmSync(skipsDir, { recursive: true, force: true });
+  });
+
   project.provide('adminDatabaseUrl', adminDatabaseUrl);
   project.provide('redisUrl', redisUrl);
+  project.provide('toolSkipsFile', toolSkipsFile);
   return async () => {
     for (const cleanup of cleanups) await cleanup();
   };

@@ -12,7 +12,9 @@ export interface ProcessResult {
 
 /** Environment a child gets: only what the test passes plus PATH, so the machine's own settings never leak in. */
 function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
+  // Nor the internet: a fetcher reads the real exchanges unless told otherwise (EXCHANGE_SOURCES defaults to all
+  // three), so a child reads none unless the test names them (and points their *_BASE_URL at the fakes).
+  return { PATH: process.env.PATH, HOME: process.env.HOME, EXCHANGE_SOURCES: '', ...env };
 }
 
 export interface RunningProcess {
@@ -23,12 +25,17 @@ export interface RunningProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts a TypeScript entry point of the repository (through tsx) and leaves it running. */
-export function startScript(entry: string, env: Record<string, string | undefined>): RunningProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry)], {
+/**
+ * Starts a TypeScript entry point of the repository (through tsx) and leaves it running. `processGroup`: as the
+ * leader of a process group of its own, the way a terminal runs a command, so that a test can signal the whole
+ * group (`process.kill(-child.pid, signal)`) as Ctrl-C does.
+ */
+export function startScript(entry: string, env: Record<string, string | undefined>, options: { processGroup?: boolean; args?: string[] } = {}): RunningProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry), ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.processGroup === true,
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -15,9 +15,18 @@ export interface UpstreamOptions {
   /** aborts every pending and future request: the run's deadline */
   signal: AbortSignal;
   logger: Logger;
+  /**
+   * Connection refused or a name that does not resolve fails at once instead of being retried: an
+   * exchange source that is down costs its run milliseconds, and its previous quotes stay until stale.
+   */
+  failFastOnConnectionErrors?: boolean;
+  /** Judges a 200 answer: an error it returns is thrown (and retried when retryable), e.g. Kraken's errors in HTTP 200. */
+  inspect?: (data: unknown, path: string) => UpstreamError | undefined;
 }
 
-export interface UpstreamStats {
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
+interface UpstreamStats {
   requests: number;
   /** failed attempts by HTTP status, or `timeout` / `network` */
   errors: Record<string, number>;
@@ -106,9 +115,14 @@ export function createUpstream(options: UpstreamOptions) {
       if (signal.aborted) throw error;
       const timedOut = axios.isAxiosError(error) && (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT');
       const kind = timedOut ? 'timeout' : 'network';
-      throw new UpstreamError(`GET ${path}: ${kind} (${error instanceof Error ? error.message : String(error)})`, kind, true);
+      const unreachable = options.failFastOnConnectionErrors === true && axios.isAxiosError(error) && CONNECTION_ERRORS.has(error.code ?? '');
+      throw new UpstreamError(`GET ${path}: ${kind} (${error instanceof Error ? error.message : String(error)})`, kind, !unreachable);
     }
-    if (response.status === 200) return response.data;
+    if (response.status === 200) {
+      const problem = options.inspect?.(response.data, path);
+      if (problem) throw problem;
+      return response.data;
+    }
     throw classify(response, path);
   }
 

@@ -9,24 +9,24 @@ import { z } from 'zod';
  */
 
 /** Coin ids key every table and go into URLs; 200 characters is far above any real one and far below a btree entry's limit. */
-export const MAX_ID_LENGTH = 200;
-export const MAX_SYMBOL_LENGTH = 100;
-export const MAX_NAME_LENGTH = 500;
-export const MAX_URL_LENGTH = 2_048;
-export const MAX_DESCRIPTION_LENGTH = 100_000;
-export const MAX_CATEGORY_LENGTH = 200;
-export const MAX_LIST_LENGTH = 100;
+const MAX_ID_LENGTH = 200;
+const MAX_SYMBOL_LENGTH = 100;
+const MAX_NAME_LENGTH = 500;
+const MAX_URL_LENGTH = 2_048;
+const MAX_DESCRIPTION_LENGTH = 100_000;
+const MAX_CATEGORY_LENGTH = 200;
+const MAX_LIST_LENGTH = 100;
 const INT4_MAX = 2_147_483_647;
 /** How far after the fetch an upstream `last_updated` may lie (clock skew); a later one would pin the latest quote for good. */
-export const MAX_FUTURE_MS = 3_600_000;
+const MAX_FUTURE_MS = 3_600_000;
 /** No market quote predates Bitcoin's genesis block: an older `last_updated` is a broken date, not history. */
-export const OLDEST_LAST_UPDATED = Date.UTC(2009, 0, 3);
+const OLDEST_LAST_UPDATED = Date.UTC(2009, 0, 3);
 
 // In unicode mode a well-formed pair is one code point, so only a lone surrogate matches.
 const UNPAIRED_SURROGATE = /\p{Cs}/u;
 
 /** Why PostgreSQL would refuse this text, or undefined when it can hold it. */
-export function textProblem(value: string, max: number): string | undefined {
+function textProblem(value: string, max: number): string | undefined {
   if (value.length > max) return `longer than ${max} characters (${value.length})`;
   if (value.includes('\u0000')) return 'contains a NUL character';
   if (UNPAIRED_SURROGATE.test(value)) return 'contains an unpaired surrogate';
@@ -61,7 +61,7 @@ const isoDateTime = z.iso.datetime({ offset: true });
  * future is measured from `now`, the moment the item is validated, which is
  * the moment its page was fetched.
  */
-export function lastUpdatedProblem(value: string, now = Date.now()): string | undefined {
+function lastUpdatedProblem(value: string, now = Date.now()): string | undefined {
   if (!isoDateTime.safeParse(value).success) return 'not an ISO-8601 date-time with an offset';
   const time = Date.parse(value);
   if (time < OLDEST_LAST_UPDATED) return `${value} is before ${new Date(OLDEST_LAST_UPDATED).toISOString()}`;

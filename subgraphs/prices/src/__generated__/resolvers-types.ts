@@ -23,9 +23,44 @@ export type Scalars = {
   link__Import: { input: unknown; output: unknown; }
 };
 
+/**
+ * The snapshots of one UTC bucket (an hour or a day) summarised: open, high,
+ * low and close of their prices.
+ */
+export type Candle = {
+  __typename?: 'Candle';
+  /** The price of the bucket's last snapshot. */
+  close: Scalars['Float']['output'];
+  /** The highest snapshot price in the bucket. */
+  high: Scalars['Float']['output'];
+  /** The lowest snapshot price in the bucket. */
+  low: Scalars['Float']['output'];
+  /** The price of the bucket's first snapshot. */
+  open: Scalars['Float']['output'];
+  /** How many snapshots the bucket holds (few: a thin bucket). */
+  samples: Scalars['Int']['output'];
+  /** The start of the bucket. */
+  time: Scalars['DateTime']['output'];
+  /** The 24-hour trading volume of the bucket's last snapshot, or null. */
+  volume?: Maybe<Scalars['Float']['output']>;
+};
+
+/** The bucket of a candle. */
+export type CandleInterval =
+  /** A UTC day, starting at midnight UTC. */
+  | 'DAY'
+  /** A UTC hour, starting on the hour. */
+  | 'HOUR';
+
 /** The prices subgraph's part of a coin: its quotes and price history. */
 export type Coin = {
   __typename?: 'Coin';
+  /**
+   * OHLC candles with `from <= time <= to`, in ascending time: one per UTC hour
+   * or day that has data (buckets without data are absent). An answer of more
+   * than 10,000 candles is refused (BAD_USER_INPUT): use DAY or a shorter range.
+   */
+  candles: Array<Candle>;
   /**
    * Stored snapshots with `from <= time <= to`, in ascending time. An answer of
    * more than 10,000 points is refused (BAD_USER_INPUT): use a coarser interval
@@ -36,6 +71,15 @@ export type Coin = {
   id: Scalars['ID']['output'];
   /** The latest stored quote in `currency`, or null when there is none. */
   quote?: Maybe<Quote>;
+};
+
+
+/** The prices subgraph's part of a coin: its quotes and price history. */
+export type CoinCandlesArgs = {
+  currency?: InputMaybe<Scalars['String']['input']>;
+  from: Scalars['DateTime']['input'];
+  interval?: CandleInterval;
+  to: Scalars['DateTime']['input'];
 };
 
 
@@ -53,6 +97,28 @@ export type CoinQuoteArgs = {
   currency?: InputMaybe<Scalars['String']['input']>;
 };
 
+/**
+ * A consensus price: the median of the fresh, non-outlier source prices (the
+ * mean of the two middle values for an even count). A source quote older than
+ * `CONSENSUS_MAX_AGE_SECONDS` is stale; a fresh one further than
+ * `CONSENSUS_OUTLIER_PCT` percent from the median of all fresh ones is an
+ * outlier. Of several pairs of one exchange, the one with the larger 24 h volume
+ * counts.
+ */
+export type Consensus = {
+  __typename?: 'Consensus';
+  /** When this consensus was computed (freshness is judged at this instant). */
+  computedAt: Scalars['DateTime']['output'];
+  /** The sources left out as outliers, in alphabetical order. */
+  outliers: Array<Scalars['String']['output']>;
+  /** The median of the counted source prices, in the quote currency. */
+  price: Scalars['Float']['output'];
+  /** How many sources counted: fresh, not outliers, one pair per exchange. */
+  sourceCount: Scalars['Int']['output'];
+  /** (max - min) / price x 100 over the counted sources; 0 for one source. */
+  spreadPct: Scalars['Float']['output'];
+};
+
 /** The state of the data pipeline: when the fetcher last ran and how it went. */
 export type FetchStatus = {
   __typename?: 'FetchStatus';
@@ -64,6 +130,8 @@ export type FetchStatus = {
   lastFetchedAt?: Maybe<Scalars['DateTime']['output']>;
   /** When the last successful fetcher run finished; null before the first one. */
   lastSuccessAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Each source the newest fetcher run read: CoinGecko first, then the exchanges in alphabetical order. */
+  sources: Array<SourceStatus>;
 };
 
 /** One point of a price history. */
@@ -147,6 +215,12 @@ export type Quote = {
   __typename?: 'Quote';
   /** Coins in circulation. */
   circulatingSupply?: Maybe<Scalars['Float']['output']>;
+  /**
+   * The consensus price of the coin in this currency over every fresh source
+   * (CoinGecko and the exchanges), computed when asked; null when no source is
+   * fresh.
+   */
+  consensus?: Maybe<Consensus>;
   /** The quote currency, lower case, for example `usd`. */
   currency: Scalars['String']['output'];
   /** When the fetcher received this quote from the upstream. */
@@ -165,8 +239,44 @@ export type Quote = {
   priceChange24h?: Maybe<Scalars['Float']['output']>;
   /** Price change over the last 24 hours, in percent. */
   priceChangePercentage24h?: Maybe<Scalars['Float']['output']>;
+  /**
+   * The evidence: CoinGecko's quote (`source: "coingecko"`) first, then each
+   * exchange pair that maps to this coin and currency, with its price converted
+   * to the currency, its age and whether the consensus left it out.
+   */
+  sources: Array<SourceQuote>;
   /** Trading volume of the last 24 hours in the quote currency. */
   totalVolume?: Maybe<Scalars['Float']['output']>;
+};
+
+/** One source's price of a coin in a currency: a piece of the consensus's evidence. */
+export type SourceQuote = {
+  __typename?: 'SourceQuote';
+  /** When the fetcher received it. */
+  fetchedAt: Scalars['DateTime']['output'];
+  /** Fresh but further than `CONSENSUS_OUTLIER_PCT` percent from the median of the fresh sources: left out of the consensus. */
+  outlier: Scalars['Boolean']['output'];
+  /** The exchange's own symbol of the pair (`BTCUSDT`, `BTC-USD`, `XBTUSD`); the coin id for CoinGecko. */
+  pair: Scalars['String']['output'];
+  /** The price in the quote currency; a stablecoin-quoted pair converted with the stablecoin's stored usd price. */
+  price: Scalars['Float']['output'];
+  /** `coingecko`, `binance`, `coinbase` or `kraken`. */
+  source: Scalars['String']['output'];
+  /** Older than `CONSENSUS_MAX_AGE_SECONDS`: left out of the consensus. */
+  stale: Scalars['Boolean']['output'];
+  /** The pair's 24-hour volume in units of the coin, as the exchange reports it; null for CoinGecko (see Quote.totalVolume). */
+  volume24h?: Maybe<Scalars['Float']['output']>;
+};
+
+/** How one source of the fetcher has been doing. */
+export type SourceStatus = {
+  __typename?: 'SourceStatus';
+  /** Why its latest finished attempt failed; null when that attempt succeeded. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** When the source last succeeded (its data stored); null before the first time. */
+  lastSuccessAt?: Maybe<Scalars['DateTime']['output']>;
+  /** `coingecko`, `binance`, `coinbase` or `kraken`. */
+  name: Scalars['String']['output'];
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -264,19 +374,24 @@ export type FederationReferenceTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
+  Candle: ResolverTypeWrapper<Candle>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  CandleInterval: CandleInterval;
   Coin: ResolverTypeWrapper<CoinRef>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Consensus: ResolverTypeWrapper<Consensus>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   FetchStatus: ResolverTypeWrapper<FetchStatusModel>;
   FieldSet: ResolverTypeWrapper<Scalars['FieldSet']['output']>;
   HistoryPoint: ResolverTypeWrapper<HistoryPointModel>;
-  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   Interval: Interval;
   MarketConnection: ResolverTypeWrapper<Omit<MarketConnection, 'edges'> & { edges: Array<ResolversTypes['MarketEdge']> }>;
   MarketEdge: ResolverTypeWrapper<Omit<MarketEdge, 'node'> & { node: ResolversTypes['Coin'] }>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Quote: ResolverTypeWrapper<QuoteModel>;
+  SourceQuote: ResolverTypeWrapper<SourceQuote>;
+  SourceStatus: ResolverTypeWrapper<SourceStatus>;
   link__Import: ResolverTypeWrapper<Scalars['link__Import']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -285,18 +400,22 @@ export type ResolversTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
+  Candle: Candle;
+  Float: Scalars['Float']['output'];
   Coin: CoinRef;
   ID: Scalars['ID']['output'];
+  Consensus: Consensus;
   DateTime: Scalars['DateTime']['output'];
   FetchStatus: FetchStatusModel;
   FieldSet: Scalars['FieldSet']['output'];
   HistoryPoint: HistoryPointModel;
-  Float: Scalars['Float']['output'];
   MarketConnection: Omit<MarketConnection, 'edges'> & { edges: Array<ResolversParentTypes['MarketEdge']> };
   MarketEdge: Omit<MarketEdge, 'node'> & { node: ResolversParentTypes['Coin'] };
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   Quote: QuoteModel;
+  SourceQuote: SourceQuote;
+  SourceStatus: SourceStatus;
   link__Import: Scalars['link__Import']['output'];
   Int: Scalars['Int']['output'];
   Boolean: Scalars['Boolean']['output'];
@@ -330,11 +449,30 @@ export type ShareableDirectiveArgs = { };
 
 export type ShareableDirectiveResolver<Result, Parent, ContextType = Context, Args = ShareableDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type CandleResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Candle'] = ResolversParentTypes['Candle']> = ResolversObject<{
+  close?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  high?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  low?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  open?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  samples?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  time?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  volume?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+}>;
+
 export type CoinResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Coin'] = ResolversParentTypes['Coin'], FederationReferenceType extends FederationReferenceTypes['Coin'] = FederationReferenceTypes['Coin']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Coin']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  candles?: Resolver<Array<ResolversTypes['Candle']>, ParentType, ContextType, RequireFields<CoinCandlesArgs, 'from' | 'interval' | 'to'>>;
   history?: Resolver<Array<ResolversTypes['HistoryPoint']>, ParentType, ContextType, RequireFields<CoinHistoryArgs, 'from' | 'interval' | 'to'>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   quote?: Resolver<Maybe<ResolversTypes['Quote']>, ParentType, ContextType, Partial<CoinQuoteArgs>>;
+}>;
+
+export type ConsensusResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Consensus'] = ResolversParentTypes['Consensus']> = ResolversObject<{
+  computedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  outliers?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  price?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  sourceCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  spreadPct?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -346,6 +484,7 @@ export type FetchStatusResolvers<ContextType = Context, ParentType extends Resol
   lastAttemptAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   lastFetchedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   lastSuccessAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  sources?: Resolver<Array<ResolversTypes['SourceStatus']>, ParentType, ContextType>;
 }>;
 
 export interface FieldSetScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['FieldSet'], any> {
@@ -382,6 +521,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
 
 export type QuoteResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Quote'] = ResolversParentTypes['Quote']> = ResolversObject<{
   circulatingSupply?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  consensus?: Resolver<Maybe<ResolversTypes['Consensus']>, ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   fetchedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   high24h?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
@@ -391,7 +531,24 @@ export type QuoteResolvers<ContextType = Context, ParentType extends ResolversPa
   price?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   priceChange24h?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   priceChangePercentage24h?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  sources?: Resolver<Array<ResolversTypes['SourceQuote']>, ParentType, ContextType>;
   totalVolume?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+}>;
+
+export type SourceQuoteResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SourceQuote'] = ResolversParentTypes['SourceQuote']> = ResolversObject<{
+  fetchedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  outlier?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  pair?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  price?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  stale?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  volume24h?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+}>;
+
+export type SourceStatusResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SourceStatus'] = ResolversParentTypes['SourceStatus']> = ResolversObject<{
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastSuccessAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export interface Link__ImportScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['link__Import'], any> {
@@ -399,7 +556,9 @@ export interface Link__ImportScalarConfig extends GraphQLScalarTypeConfig<Resolv
 }
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
+  Candle?: CandleResolvers<ContextType>;
   Coin?: CoinResolvers<ContextType>;
+  Consensus?: ConsensusResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   FetchStatus?: FetchStatusResolvers<ContextType>;
   FieldSet?: GraphQLScalarType;
@@ -409,6 +568,8 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Quote?: QuoteResolvers<ContextType>;
+  SourceQuote?: SourceQuoteResolvers<ContextType>;
+  SourceStatus?: SourceStatusResolvers<ContextType>;
   link__Import?: GraphQLScalarType;
 }>;
 

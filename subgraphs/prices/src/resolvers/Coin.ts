@@ -1,9 +1,9 @@
 import { badInput, parseDateTime, possibleId, quoteCurrency } from '@cryptoagg/graphql';
 import type { CoinResolvers } from '../__generated__/resolvers-types.js';
-import { historyPoints } from '../data.js';
-import type { HistoryPointModel } from '../models.js';
+import { candles, historyPoints } from '../data.js';
+import type { CandleModel, HistoryPointModel } from '../models.js';
 
-export const MAX_HISTORY_POINTS = 10_000;
+const MAX_HISTORY_POINTS = 10_000;
 
 export const Coin: CoinResolvers = {
   // Any id is a valid reference: quote and history answer null / [] for coins without data. Not
@@ -31,5 +31,26 @@ export const Coin: CoinResolvers = {
       );
     }
     return points;
+  },
+
+  // Same arguments, checks, caching and limit as history, from the same rollups.
+  candles: async ({ id }, args, context) => {
+    const currency = quoteCurrency(args.currency, context.currencies);
+    const from = parseDateTime('from', args.from);
+    const to = parseDateTime('to', args.to);
+    if (from > to) throw badInput('from', `must not be after to (from ${from.toISOString()}, to ${to.toISOString()})`);
+    const { interval } = args;
+    if (!possibleId(id)) return [];
+    const key = `${context.keyPrefix}candles:${JSON.stringify([id, currency, from.toISOString(), to.toISOString(), interval])}`;
+    const found = await context.services.cache.get<CandleModel[]>(key, () =>
+      candles(context.services.db, { coinId: id, currency, from, to, interval }, MAX_HISTORY_POINTS + 1),
+    );
+    if (found.length > MAX_HISTORY_POINTS) {
+      throw badInput(
+        'interval',
+        `the answer would hold more than ${MAX_HISTORY_POINTS.toLocaleString('en')} candles; use ${interval === 'HOUR' ? 'DAY or ' : ''}a shorter range`,
+      );
+    }
+    return found;
   },
 };

@@ -1,4 +1,5 @@
 import type { FetchStatusResolvers, HistoryPointResolvers, QuoteResolvers } from '../__generated__/resolvers-types.js';
+import { sourceStatuses, type SourceStatusModel } from '../sources.js';
 
 /** Row columns to GraphQL field names; everything else maps by name. */
 
@@ -12,6 +13,17 @@ export const Quote: QuoteResolvers = {
   circulatingSupply: (q) => q.circulating_supply,
   lastUpdated: (q) => q.last_updated,
   fetchedAt: (q) => q.fetched_at,
+  consensus: async (q, _args, context) => (await context.judge(q)).consensus,
+  sources: async (q, _args, context) =>
+    (await context.judge(q)).sources.map((s) => ({
+      source: s.source,
+      pair: s.pair,
+      price: s.price,
+      volume24h: s.volume,
+      fetchedAt: s.fetchedAt,
+      stale: s.stale,
+      outlier: s.outlier,
+    })),
 };
 
 export const HistoryPoint: HistoryPointResolvers = {
@@ -24,4 +36,6 @@ export const FetchStatus: FetchStatusResolvers = {
   lastAttemptAt: (s) => s.last_attempt_at,
   coinsUpdated: (s) => s.coins_updated,
   lastFetchedAt: (s) => s.last_fetched_at,
+  sources: (_s, _args, context) =>
+    context.services.cache.get<SourceStatusModel[]>(`${context.keyPrefix}sourceStatuses`, () => sourceStatuses(context.services.db)),
 };
