@@ -232,9 +232,11 @@ describe('failure isolation of shared loads', () => {
       };
       const joined = cache.get('ethereum', load('ethereum'));
       const unlucky = cache.get('bad\u0000id', load('bad\u0000id'));
-      await expect(failing).rejects.toThrow('invalid byte sequence for encoding "UTF8": 0x00');
-      expect(await joined).toEqual({ id: 'ethereum', name: 'Ethereum' });
-      await expect(unlucky).rejects.toThrow('invalid byte sequence for encoding "UTF8": 0x00');
+      // Settled together: awaiting one at a time would leave a rejection without a handler while the others finish.
+      const [failed, joinedResult, unluckyResult] = await Promise.allSettled([failing, joined, unlucky]);
+      expect(failed.status === 'rejected' && String(failed.reason)).toContain('invalid byte sequence for encoding "UTF8": 0x00');
+      expect(joinedResult).toEqual({ status: 'fulfilled', value: { id: 'ethereum', name: 'Ethereum' } });
+      expect(unluckyResult.status === 'rejected' && String(unluckyResult.reason)).toContain('invalid byte sequence for encoding "UTF8": 0x00');
       expect(loads).toBe(2);
       expect(originator.batches).toEqual([['ethereum', 'bad\u0000id']]);
     });
