@@ -1,19 +1,21 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createLogger, parseConfig } from '@cryptoagg/core';
 import { createDb, migrateLatest, QUOTE_COLUMNS, type Knex, type QuoteRow } from '@cryptoagg/db';
 import { startFakeCoinGecko } from '@cryptoagg/fake-upstream';
 import { freePort, scratchDatabase, serverInfo, startScript, type RunningProcess } from '@cryptoagg/testkit';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { fetcherConfigSchema } from '../jobs/fetcher/src/config.js';
 import { coinFromItem, quoteFromItem, runFetch } from '../jobs/fetcher/src/run.js';
 import { COIN_UPSERT_COLUMNS, ensurePartitions, QUOTE_COLUMN_LIST, startRun, writeRun, type CoinUpsert, type RunWrite } from '../jobs/fetcher/src/store.js';
 import { marketItemSchema } from '../jobs/fetcher/src/upstream/schemas.js';
 import { machine, median, round, run, timed } from './lib/measure.js';
-import { copyFrom, copyText } from './lib/pgcopy.js';
 import { writeResult } from './lib/results.js';
-import { writeRunTwoStatements } from './lib/store-previous.js';
+import { writeRunUnnest } from './lib/store-previous.js';
 
 /**
  * Ingest: the fetcher's store path against the floor of bulk loading.
@@ -22,8 +24,8 @@ import { writeRunTwoStatements } from './lib/store-previous.js';
  * latest quotes, 5,000 coins) from the fake upstream into an empty migrated
  * database, timed whole and in its store phase; `writeRun` alone with the
  * identical rows (no HTTP); and raw `COPY quote_snapshots FROM STDIN` of the
- * same rows: in process over node-postgres (bench/lib/pgcopy.ts) and through
- * psql's `\copy` (psql's start-up, timed with `select 1`, subtracted). Each is
+ * same rows: in process over node-postgres (pg-copy-streams, text format) and
+ * through psql's `\copy` (psql's start-up, timed with `select 1`, subtracted). Each is
  * repeated after one untimed warm-up and the median reported; every
  * repetition starts from truncated tables.
  *
@@ -32,9 +34,9 @@ import { writeRunTwoStatements } from './lib/store-previous.js';
  * `copyAllTables` (COPY of coins, snapshots and latest quotes in one
  * transaction) is the like-for-like floor, `copySnapshots` the strict one.
  * Where the time goes is measured too (per statement of writeRun, per table of
- * the COPY, the cost of latest_quotes' foreign key), next to the two-statement
- * writeRun the product used before (bench/lib/store-previous.ts), which must
- * store identical rows.
+ * the COPY, the cost of latest_quotes' foreign key), next to the writeRun the
+ * product used before its quotes went by COPY (column arrays bound to one
+ * statement, bench/lib/store-previous.ts), which must store identical rows.
  */
 
 export interface IngestOptions {
@@ -89,7 +91,7 @@ export interface IngestResult {
   };
   /** medians in ms of the parts */
   breakdown: {
-    /** writeRun's statements by what they write (`quotes` = snapshots and latest quotes, one statement or two), the rest is BEGIN, COMMIT and the client */
+    /** writeRun's knex statements by what they write (`quotes` = snapshots, latest quotes and listing from the temporary table); the rest is BEGIN, the COPY of the quotes into the temporary table, COMMIT and the client */
     writeRun: Record<string, number>;
     copyAllTables: { coins: number; snapshots: number; latestQuotes: number; commit: number };
     /** COPY of the latest quotes with their foreign key to coins dropped (measured last, on the private database) */
@@ -97,8 +99,8 @@ export interface IngestResult {
   };
   /** alternatives, same rows (checked), as evidence for the product's store */
   alternatives: {
-    /** the writeRun before commit 0ef9aa3: snapshots and latest quotes in two statements over the same arrays */
-    previousTwoStatements: Measure & { toCopy: number; toCopyAllTables: number };
+    /** writeRun before COPY: the quotes as twelve column arrays bound to one statement (`unnest`), bench/lib/store-previous.ts */
+    beforeCopy: Measure & { toCopy: number; toCopyAllTables: number; writeRunSpeedup: number };
     /** the product's writeRun with latest_quotes' foreign key to coins dropped (a schema change, measured last on the private database) */
     writeRunWithoutLatestQuotesForeignKey: Measure & { toCopy: number; toCopyAllTables: number };
   };
@@ -143,6 +145,28 @@ function buildRows(markets: (currency: string) => unknown[], currencies: string[
     }
   }
   return { coins: [...coins.values()], quotes };
+}
+
+/** Runs `sql` (a `COPY ... FROM STDIN`) with `data`; resolves with the row count. */
+async function copyFromStdin(client: pg.ClientBase, sql: string, data: string): Promise<number> {
+  const copy = client.query(copyFrom(sql));
+  await pipeline(Readable.from([Buffer.from(data)]), copy);
+  return copy.rowCount;
+}
+
+/** One value in COPY's text format: \N for null, backslash escapes for the characters that matter. */
+function copyValue(value: string | number | Date | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'number') return String(value);
+  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** Rows in COPY's text format (tab-separated, one row a line). */
+function copyText(rows: readonly (readonly (string | number | Date | null | undefined)[])[]): string {
+  let text = '';
+  for (const row of rows) text += `${row.map(copyValue).join('\t')}\n`;
+  return text;
 }
 
 async function digest(client: pg.ClientBase, table = 'quote_snapshots'): Promise<string> {
@@ -289,6 +313,7 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
     });
     const statements = statementTimer(db, (sql) => {
       if (sql.includes('insert into coins')) return 'coins';
+      if (sql.includes('create temp table')) return 'tempTable';
       if (sql.includes('insert into quote_snapshots') || sql.includes('insert into latest_quotes')) return 'quotes';
       if (sql.includes('update "fetch_runs"') || sql.includes('pg_notify')) return 'runRecordAndNotify';
       return undefined;
@@ -304,7 +329,7 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
       upstreamOnly: [] as number[],
       writeRun: [] as number[],
       writeRunSteady: [] as number[],
-      previousTwoStatements: [] as number[],
+      beforeCopy: [] as number[],
       withoutForeignKey: [] as number[],
       copySnapshots: [] as number[],
       copyAllTables: [] as number[],
@@ -342,7 +367,7 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
       const taken = statements.take();
       if (rep > 0) {
         const sum = Object.values(taken).reduce((a, b) => a + b, 0);
-        parts.writeRun.push({ ...taken, beginCommitAndClient: stored.ms - sum });
+        parts.writeRun.push({ ...taken, copyBeginCommitAndClient: stored.ms - sum });
       }
       if (rep <= 1) digests.add(await digest(client));
       if (rep <= 1) latestDigests.add(await digest(client, 'latest_quotes'));
@@ -353,15 +378,15 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
       keep('writeRunSteady', steady.ms);
 
       await truncate();
-      const previous = await write(round0, writeRunTwoStatements);
+      const previous = await write(round0, writeRunUnnest);
       if (previous.value.snapshotsInserted !== rows)
-        throw new Error(`the previous writeRun stored ${previous.value.snapshotsInserted} snapshots, expected ${rows}`);
-      keep('previousTwoStatements', previous.ms);
+        throw new Error(`writeRun before COPY stored ${previous.value.snapshotsInserted} snapshots, expected ${rows}`);
+      keep('beforeCopy', previous.ms);
       if (rep <= 1) digests.add(await digest(client));
       if (rep <= 1) latestDigests.add(await digest(client, 'latest_quotes'));
 
       await truncate();
-      const copied = await timed(() => copyFrom(client, `copy quote_snapshots (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText));
+      const copied = await timed(() => copyFromStdin(client, `copy quote_snapshots (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText));
       if (copied.value !== rows) throw new Error(`COPY stored ${copied.value} rows, expected ${rows}`);
       keep('copySnapshots', copied.ms);
       if (rep <= 1) digests.add(await digest(client));
@@ -371,11 +396,11 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
       const all = await timed(async () => {
         await client.query('begin');
         marks.push(performance.now());
-        await copyFrom(client, `copy coins (${COIN_LIST}) from stdin`, coinsText);
+        await copyFromStdin(client, `copy coins (${COIN_LIST}) from stdin`, coinsText);
         marks.push(performance.now());
-        await copyFrom(client, `copy quote_snapshots (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText);
+        await copyFromStdin(client, `copy quote_snapshots (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText);
         marks.push(performance.now());
-        await copyFrom(client, `copy latest_quotes (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText);
+        await copyFromStdin(client, `copy latest_quotes (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText);
         marks.push(performance.now());
         await client.query('commit');
         marks.push(performance.now());
@@ -403,8 +428,8 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
     await client.query('alter table latest_quotes drop constraint if exists latest_quotes_coin_id_fkey');
     for (let rep = 0; rep <= repeats; rep += 1) {
       await truncate();
-      await copyFrom(client, `copy coins (${COIN_LIST}) from stdin`, coinsText);
-      const copied = await timed(() => copyFrom(client, `copy latest_quotes (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText));
+      await copyFromStdin(client, `copy coins (${COIN_LIST}) from stdin`, coinsText);
+      const copied = await timed(() => copyFromStdin(client, `copy latest_quotes (${QUOTE_COLUMN_LIST}) from stdin`, snapshotsText));
       if (rep > 0) withoutFk.push(copied.ms);
       await truncate();
       const stored = await write(round0);
@@ -484,7 +509,7 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
         latestQuotesCopyWithoutForeignKey: round(median(withoutFk), 1),
       },
       alternatives: {
-        previousTwoStatements: alternative(samples.previousTwoStatements),
+        beforeCopy: { ...alternative(samples.beforeCopy), writeRunSpeedup: round(median(samples.beforeCopy) / measures.writeRun.ms, 2) },
         writeRunWithoutLatestQuotesForeignKey: alternative(samples.withoutForeignKey),
       },
       ratios,
@@ -505,6 +530,38 @@ export async function ingestBenchmark(options: IngestOptions = {}): Promise<Inge
     await database.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: digits }) : 'n/a');
+const yes = (ok: boolean) => (ok ? 'met' : '**missed**');
+
+/** The ingest section of bench/RESULTS.md. */
+export function ingestSection(i: IngestResult): string {
+  const m = i.measures;
+  const before = i.alternatives.beforeCopy;
+  const row = (name: string, x: { ms: number; rowsPerSecond: number } | null) =>
+    x ? `| ${name} | ${f(x.ms)} | ${f(x.rowsPerSecond, 0)} |` : `| ${name} | n/a | n/a |`;
+  const percent = (ratio: number) => `${f(ratio * 100, 0)}%`;
+  return [
+    `## Ingest (${f(i.setup.rows.snapshots, 0)} snapshots: ${f(i.setup.coins, 0)} coins x ${i.setup.currencies.join(', ')}; medians of ${i.setup.repeats})`,
+    '',
+    '| measure | ms | snapshot rows/s |',
+    '| --- | --- | --- |',
+    row('fetcher run, end to end (60 page requests to the fake included)', m.run),
+    row('fetcher store phase inside the run', m.runStorePhase),
+    row('writeRun alone, empty tables (quotes by binary COPY into a temporary table)', m.writeRun),
+    row('writeRun, next round over the previous (steady state)', m.writeRunSteady),
+    row('writeRun before COPY (quotes as column arrays bound to one statement), empty tables', before),
+    row('COPY quote_snapshots (the floor)', m.copySnapshots),
+    row('COPY coins + snapshots + latest quotes in one transaction', m.copyAllTables),
+    row('psql \\copy of the snapshots, minus psql start-up', m.copyPsql),
+    '',
+    `- Target: the store (writeRun) at least 50% of the rows/s of COPY of the same snapshots: ${percent(i.ratios.writeRunToCopy)}, ${yes(i.target.met)}.${
+      i.ratios.writeRunToCopyPsql === null ? '' : ` Against psql's \\copy: ${percent(i.ratios.writeRunToCopyPsql)}.`
+    } Against COPY of everything writeRun stores (coins, snapshots, latest quotes): ${percent(i.ratios.writeRunToCopyAllTables)}.`,
+    `- writeRun by COPY against writeRun before COPY: ${f(before.writeRunSpeedup, 2)}x the speed (${f(before.ms)} ms before, ${percent(before.toCopy)} of COPY's rows/s).`,
+    `- Every method stored identical rows: ${i.identicalRows ? 'yes' : '**no**'}.`,
+  ].join('\n');
 }
 
 // `tsx bench/ingest.ts`: prints the result and writes bench/results/ingest.json.

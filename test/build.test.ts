@@ -5,6 +5,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '@cryptoagg/core';
 import { startFakeCoinGecko, type FakeCoinGecko } from '@cryptoagg/fake-upstream';
 import { createTestDatabase, freePort, type TestDatabase } from '@cryptoagg/testkit';
+import { serviceCommand } from '@cryptoagg/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
@@ -85,13 +86,13 @@ describe('the compiled bundles the images run', () => {
     expect(await t.db('latest_quotes').count<{ count: number }[]>('* as count')).toEqual([{ count: 30 }]);
   });
 
-  it('the gateway and both subgraphs serve from their bundles and stop cleanly on SIGTERM', async () => {
+  it('the gateway and both subgraphs serve from their bundles, run as their images run them, and stop cleanly on SIGTERM', async () => {
     const [coinsPort, pricesPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
     const base = { DATABASE_URL: t.url, HOST: '127.0.0.1', NODE_ENV: 'production', SUBGRAPH_SECRET: 'bundle-test-secret-1234' };
     const processes = [
-      spawn(process.execPath, ['dist/coins.js'], { cwd: app, env: { PATH: process.env.PATH, ...base, COINS_PORT: String(coinsPort) } }),
-      spawn(process.execPath, ['dist/prices.js'], { cwd: app, env: { PATH: process.env.PATH, ...base, PRICES_PORT: String(pricesPort) } }),
-      spawn(process.execPath, ['dist/gateway.js'], {
+      spawn(process.execPath, serviceCommand('coins').slice(1), { cwd: app, env: { PATH: process.env.PATH, ...base, COINS_PORT: String(coinsPort) } }),
+      spawn(process.execPath, serviceCommand('prices').slice(1), { cwd: app, env: { PATH: process.env.PATH, ...base, PRICES_PORT: String(pricesPort) } }),
+      spawn(process.execPath, serviceCommand('gateway').slice(1), {
         cwd: app,
         env: {
           PATH: process.env.PATH,
@@ -145,8 +146,9 @@ describe('the Dockerfile', () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER 10001:10001$/m);
     const commands = [...dockerfile.matchAll(/^CMD (.+)$/gm)].map((m) => JSON.parse(m[1]!) as string[]);
-    expect(commands.map((c) => c.at(-1))).toEqual(['dist/gateway.js', 'dist/coins.js', 'dist/prices.js', 'dist/fetcher.js', 'dist/migrate.js']);
-    for (const command of commands) expect(command[0]).toBe('node');
+    // The services with their heap bounds, the same command the benchmark runs (tools/testkit, bundles: true).
+    expect(commands).toEqual(['gateway', 'coins', 'prices', 'fetcher', 'migrate'].map((name) => serviceCommand(name)));
+    expect(commands[0]).toEqual(['node', '--max-old-space-size=160', '--max-semi-space-size=8', '--enable-source-maps', 'dist/gateway.js']);
     expect(dockerfile).not.toMatch(/\btsx\b/);
   });
 

@@ -1,4 +1,4 @@
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import type { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 
 type GraphiQLOptions = NonNullable<Parameters<typeof renderGraphiQL>[0]>;
@@ -49,8 +49,12 @@ export function exampleTabs(operations: string, now = new Date()): Tab[] {
  * inline in one document, so it loads from the gateway alone (no CDN, works
  * offline). The contract's operations open as tabs; requests go to /graphql
  * with Apollo's CSRF header, so GET and POST both pass.
+ *
+ * Imported only when the IDE is on: the bundle's module source alone holds
+ * ~27 MB of the heap (bench/RESULTS.md, memory), which a gateway serving API
+ * clients (production's default, GRAPHQL_IDE unset) should not carry.
  */
-export function idePage(contractOperations: string, now = new Date()): string {
+export async function idePage(contractOperations: string, now = new Date()): Promise<string> {
   const options: GraphiQLOptions = {
     title: 'Crypto Aggregator GraphQL API',
     endpoint: '/graphql',
@@ -62,5 +66,6 @@ export function idePage(contractOperations: string, now = new Date()): string {
   };
   // The options are written into an inline <script> as JSON: "</" in them would end the script early.
   if (JSON.stringify(options).includes('</')) throw new Error('GraphiQL options must not contain "</"');
-  return renderGraphiQL(options);
+  const { renderGraphiQL: render } = await import('@graphql-yoga/render-graphiql');
+  return render(options);
 }

@@ -81,7 +81,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       },
       extraGraphqlPaths: ['/'],
       // Rendered once: GraphiQL with every script inline (~9 MB), the contract's operations as tabs.
-      ...(config.ide ? { landingPage: idePage(readContractOperations()) } : {}),
+      ...(config.ide ? { landingPage: await idePage(readContractOperations()) } : {}),
       ...(config.responseCacheTtlMs > 0
         ? { responseCache: { ttlMs: config.responseCacheTtlMs, maxBytes: config.responseCacheMaxBytes, maxAnswerBytes: config.responseCacheMaxAnswerBytes } }
         : {}),

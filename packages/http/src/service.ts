@@ -126,6 +126,8 @@ export async function startService<TContext extends BaseContext>(
   const { logger, registry } = options;
   const app = express();
   app.disable('x-powered-by');
+  // No hash of every answer for a weak ETag: the response cache sets a strong one on the answers it keeps.
+  app.set('etag', false);
   const { subgraphSecret, dataVersion } = options;
   const graphqlPaths = ['/graphql', ...(options.extraGraphqlPaths ?? [])];
   const cache = options.responseCache

@@ -1,1 +1,1 @@
-export { ENTRY_POINTS, FETCHER_MAIN, GATEWAY_MAIN } from './entry-points.js';
+export { ENTRY_POINTS, FETCHER_MAIN, GATEWAY_MAIN, serviceCommand } from './entry-points.js';

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from '@cryptoagg/core';
+import { serviceCommand } from '@cryptoagg/stack';
 
 export interface ProcessResult {
   code: number | null;
@@ -31,11 +32,23 @@ export interface RunningProcess {
  * group (`process.kill(-child.pid, signal)`) as Ctrl-C does.
  */
 export function startScript(entry: string, env: Record<string, string | undefined>, options: { processGroup?: boolean; args?: string[] } = {}): RunningProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry), ...(options.args ?? [])], {
+  return startNode(['--import', 'tsx', path.join(REPO_ROOT, entry), ...(options.args ?? [])], env, options.processGroup === true);
+}
+
+/**
+ * Starts a service from its bundle (dist/<name>.js, `npm run build`) with the command its image runs (node flags
+ * included), as production runs it: what the benchmarks measure.
+ */
+export function startBundle(name: string, env: Record<string, string | undefined>): RunningProcess {
+  return startNode(serviceCommand(name).slice(1), env, false);
+}
+
+function startNode(args: string[], env: Record<string, string | undefined>, processGroup: boolean): RunningProcess {
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: options.processGroup === true,
+    detached: processGroup,
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

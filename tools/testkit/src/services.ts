@@ -1,7 +1,7 @@
 import { subgraphs } from '@cryptoagg/core';
 import { GATEWAY_MAIN } from '@cryptoagg/stack';
 import { freePort } from './ports.js';
-import { startScript, type RunningProcess } from './processes.js';
+import { startBundle, startScript, type RunningProcess } from './processes.js';
 
 /** The secret the gateway sends the subgraphs (NODE_ENV=production requires one): a request straight to a subgraph sends it too. */
 export const SUBGRAPH_SECRET = 'bench-subgraph-secret-0123456789';
@@ -31,6 +31,8 @@ export async function startServices(options: {
   /** gateways to start over the same subgraphs, each with its own extra environment; default one named 'gateway' */
   gateways?: Record<string, Record<string, string>>;
   readyWithinMs?: number;
+  /** run each service from its bundle with its image's command (`npm run build` first), not its sources through tsx */
+  bundles?: boolean;
 }): Promise<Services> {
   const gatewayEnvs = options.gateways ?? { gateway: {} };
   const common = {
@@ -49,13 +51,15 @@ export async function startServices(options: {
     const port = await freePort();
     urls[s.name] = `http://127.0.0.1:${port}`;
     subgraphUrls[s.url.variable] = `${urls[s.name]}/graphql`;
-    processes[s.name] = startScript(s.main, { ...common, [s.port.variable]: String(port) });
+    const env = { ...common, [s.port.variable]: String(port) };
+    processes[s.name] = options.bundles ? startBundle(s.name, env) : startScript(s.main, env);
   }
   const gateways: Record<string, string> = {};
   for (const [name, env] of Object.entries(gatewayEnvs)) {
     const port = await freePort();
     gateways[name] = urls[name] = `http://127.0.0.1:${port}`;
-    processes[`gateway:${name}`] = startScript(GATEWAY_MAIN, { ...common, ...env, GATEWAY_PORT: String(port), ...subgraphUrls });
+    const gatewayEnv = { ...common, ...env, GATEWAY_PORT: String(port), ...subgraphUrls };
+    processes[`gateway:${name}`] = options.bundles ? startBundle('gateway', gatewayEnv) : startScript(GATEWAY_MAIN, gatewayEnv);
   }
   const services: Services = {
     urls,

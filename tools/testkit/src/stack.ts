@@ -20,7 +20,7 @@ export interface Stack extends Services {
 }
 
 export async function startStack(
-  options: { adminDatabaseUrl?: string | undefined; coins?: number; cache?: boolean; env?: Record<string, string> } = {},
+  options: { adminDatabaseUrl?: string | undefined; coins?: number; cache?: boolean; env?: Record<string, string>; bundles?: boolean } = {},
 ): Promise<Stack> {
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -50,6 +50,7 @@ export async function startStack(
       databaseUrl: db.url,
       ...(options.cache === false ? {} : { redisUrl: redis.url }),
       ...(options.env ? { env: options.env } : {}),
+      ...(options.bundles ? { bundles: true } : {}),
       readyWithinMs: 30_000,
     });
     cleanups.push(() => services.stop());
