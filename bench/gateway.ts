@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, SUBGRAPH_SECRET_HEADER, subgraphs } from '@cryptoagg/core';
 import { composeSupergraph } from '@cryptoagg/gateway';
-import { freePort, OPERATIONS, runScript, startStack, SUBGRAPH_SECRET, type Stack } from '@cryptoagg/testkit';
+import { freePort, OPERATIONS, startStack, SUBGRAPH_SECRET, type Stack } from '@cryptoagg/testkit';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { buildBundles } from './lib/bundles.js';
 import { MARKET_PAGE_SIZE, mixedWorkload, type MixInput } from './lib/mix.js';
 
 /**
@@ -291,25 +292,32 @@ export async function gatewayBench({
   const scratch = mkdtempSync(path.join(tmpdir(), 'cryptoagg-bench-gw-'));
   const runs: Run[] = [];
   const log = (message: string) => process.stderr.write(`[gateway bench] ${message}\n`);
-  const built = await runScript('tools/stack/src/build.ts', {}, 120_000);
-  if (built.code !== 0) throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
-  const ours = await startStack({ adminDatabaseUrl, bundles: true, env: { RESPONSE_CACHE_TTL_MS: String(CACHE_TTL_MS) } });
-  const stops: (() => Promise<void> | void)[] = [() => ours.stop()];
+  await buildBundles();
+  const stops: (() => Promise<void> | void)[] = [];
   try {
-    const uncached = await startStack({ adminDatabaseUrl, bundles: true, env: { RESPONSE_CACHE_TTL_MS: '0' } });
-    stops.push(() => uncached.stop());
-    await Promise.all([seedHistory(ours.databaseUrl), seedHistory(uncached.databaseUrl)]);
-    const peerCached = await peerGateway(ours, scratch, CACHE_TTL_MS);
+    // Four stacks, each with its own database, Redis and subgraphs: ours and the peer never share a subgraph cache, so
+    // neither meets caches the other has warmed. The peers' stacks run their subgraphs as ours do (as deployed for the
+    // cached pair, response caches off for the uncached pair); their own gateways stay idle.
+    const stack = async (responseCacheTtlMs: number) => {
+      const started = await startStack({ adminDatabaseUrl, bundles: true, env: { RESPONSE_CACHE_TTL_MS: String(responseCacheTtlMs) } });
+      stops.push(() => started.stop());
+      await seedHistory(started.databaseUrl);
+      return started;
+    };
+    const ours = await stack(CACHE_TTL_MS);
+    const uncached = await stack(0);
+    const peerCached = await peerGateway(await stack(CACHE_TTL_MS), scratch, CACHE_TTL_MS);
     stops.push(() => void peerCached.process.kill('SIGTERM'));
-    const peerDefault = await peerGateway(uncached, scratch, null);
+    const peerDefault = await peerGateway(await stack(0), scratch, null);
     stops.push(() => void peerDefault.process.kill('SIGTERM'));
     const oursUrl = `${ours.gatewayUrl}/graphql`;
     const uncachedUrl = `${uncached.gatewayUrl}/graphql`;
 
-    // The mixed workload first, while every response cache is empty. Each target gets its own stream with the same
-    // seed, so both see the same requests in the same order; ours runs first, so the peer meets subgraph caches ours
-    // has warmed (if anything, in the peer's favour).
+    // The mixed workload first, while every cache is empty. Each target gets its own stream with the same seed, so
+    // both see the same requests in the same order.
     const input = await mixInput(oursUrl, 20261203);
+    // Reading the inputs asked ours for the market pages: every other target gets the same requests first.
+    for (const url of [peerCached.url, uncachedUrl, peerDefault.url]) await mixInput(url, 20261203);
     let mixOperations: Record<string, number> = {};
     for (const [section, oursTarget, gatewayPid, peer] of [
       ['mix-cached', ours.gatewayUrl, pidOf(ours), peerCached],

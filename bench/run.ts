@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from '@cryptoagg/core';
 import { gatewayBench, gatewaySection, type GatewayBenchResult } from './gateway.js';
-import { historyBenchmark, type HistoryResult } from './history.js';
+import { historyBenchmark, historySection } from './history.js';
 import { ingestBenchmark, ingestSection } from './ingest.js';
 import { machine } from './lib/measure.js';
 import { writeResult } from './lib/results.js';
@@ -13,7 +13,7 @@ import { writeResult } from './lib/results.js';
  * summary in bench/RESULTS.md. Bounded: under 10 minutes on 2 cores.
  */
 const adminDatabaseUrl = process.env.DATABASE_URL;
-const seconds = Number(process.env.BENCH_SECONDS ?? 6);
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const started = Date.now();
 const log = (message: string) => process.stderr.write(`[bench ${Math.round((Date.now() - started) / 1000)}s] ${message}\n`);
 
@@ -35,28 +35,6 @@ const gateway = await measure<GatewayBenchResult>('gateway', 'gateway load (ours
 const ingest = await measure('ingest', 'ingest (fetcher store against COPY)', () => ingestBenchmark({ adminDatabaseUrl }));
 const history = await measure('history', 'history at scale', () => historyBenchmark({ adminDatabaseUrl }));
 log('done');
-
-const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: digits }) : 'n/a');
-const yes = (ok: boolean) => (ok ? 'met' : '**missed**');
-
-function historySection(h: HistoryResult): string {
-  const rows = h.cases.flatMap((c) => [
-    `| ${c.name} | ${c.points} | cold | ${f(c.gateway.cold.p50)} | ${f(c.gateway.cold.p95)} |`,
-    `| ${c.name} | ${c.points} | warm (response cache) | ${f(c.gateway.warm.p50)} | ${f(c.gateway.warm.p95)} |`,
-    `| ${c.name} | ${c.points} | warm (subgraph Redis cache) | ${f(c.gateway.warmSubgraphCache.p50)} | ${f(c.gateway.warmSubgraphCache.p95)} |`,
-    `| ${c.name} | ${c.points} | SQL alone | ${f(c.sql.product.p50)} | ${f(c.sql.product.p95)} |`,
-  ]);
-  return [
-    `## History at scale (${f(h.data.rows, 0)} rows: ${h.data.coins} coins x ${h.data.days} days of 5-minute snapshots${h.data.complete ? '' : ', **less than the year asked for: the generation budget ran out**'}; generated in ${f(h.data.generateMs / 1000)} s)`,
-    '',
-    '| case | points | path | p50 ms | p95 ms |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows,
-    '',
-    `- ${h.target.description}: ${yes(h.target.met)}${h.target.missed.length ? ` (missed: ${h.target.missed.join('; ')})` : ''}.`,
-    `- Query plans: \`${path.isAbsolute(h.plansFile) ? path.relative(REPO_ROOT, h.plansFile) : h.plansFile}\`.`,
-  ].join('\n');
-}
 
 const m = machine();
 const report = [

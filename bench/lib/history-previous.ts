@@ -3,22 +3,22 @@ import { historyPoints } from '../../subgraphs/prices/src/data.js';
 import type { HistoryPointModel, Interval } from '../../subgraphs/prices/src/models.js';
 
 /**
- * The history SQL the product used before, kept to measure old against new
- * (bench/history.ts).
+ * HOUR / DAY history computed from the raw snapshots, kept as the reference
+ * the history benchmark (bench/history.ts) checks the product's answers with.
  *
- * The per-bucket primary-key probe for HOUR and DAY was tried here first and
- * has since been adopted by the product (subgraphs/prices/src/data.ts,
- * commit 841a94a). What this file keeps is the SQL it replaced: DISTINCT ON
- * over every snapshot of the range (a year of DAY reads and sorts ~105,000
- * rows of one coin), verbatim, as the reference the benchmark times the
- * product against and checks its answers with (same points, same values, on
- * the benchmark's ranges and on edge cases). Never used by the product.
+ * The product read the raw table twice before: DISTINCT ON over every snapshot
+ * of the range (below, verbatim; a year of DAY read and sorted ~105,000 rows of
+ * one coin), then one primary-key probe per bucket (commit 841a94a). It now
+ * reads the hourly and daily rollups a trigger keeps
+ * (subgraphs/prices/src/data.ts); their answers must equal this query's on the
+ * same snapshots: each bucket's last snapshot, timed at the bucket's start.
+ * Never used by the product.
  */
 
 const BUCKET: Record<Exclude<Interval, 'RAW'>, string> = { HOUR: '1 hour', DAY: '1 day' };
 const ORIGIN = `timestamptz '2000-01-01 00:00:00+00'`;
 
-export const DISTINCT_ON_SQL = `select time, price, market_cap, total_volume from (
+const DISTINCT_ON_SQL = `select time, price, market_cap, total_volume from (
        select distinct on (bucket) bucket as time, price, market_cap, total_volume
          from (select date_bin(?::interval, last_updated, ${ORIGIN}) as bucket, last_updated, price, market_cap, total_volume
                  from quote_snapshots
@@ -30,7 +30,7 @@ export const DISTINCT_ON_SQL = `select time, price, market_cap, total_volume fro
       order by time
       limit ?`;
 
-/** The product's historyPoints as it was before 841a94a (RAW is unchanged: the product's query). */
+/** History as the product computed it before 841a94a, from the raw snapshots (RAW: the product's query). */
 export async function historyPointsDistinctOn(
   db: Knex,
   query: { coinId: string; currency: string; from: Date; to: Date; interval: Interval },

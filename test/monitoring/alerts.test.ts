@@ -76,6 +76,7 @@ describe('alert rules (promtool, on the shipped PrometheusRule)', () => {
       'CryptoaggPodNotReady',
       'CryptoaggRedisMemoryHigh',
       'CryptoaggRedisPersistenceFailing',
+      'CryptoaggRetentionBehind',
       'CryptoaggSourceFailing',
     ]);
     for (const alert of alerts) {
@@ -101,7 +102,13 @@ describe('alert rules (promtool, on the shipped PrometheusRule)', () => {
   it.skipIf(!hasPromtool)('the unit tests catch rules that mix the namespaces (aggregations without `namespace`)', () => {
     const mixed = prometheusRule.spec.groups.map((g) => ({
       ...g,
-      rules: g.rules.map((r) => ({ ...r, expr: r.expr.replace(/by \(namespace\) /g, '').replace(/by \(namespace, /g, 'by (') })),
+      rules: g.rules.map((r) => ({
+        ...r,
+        expr: r.expr
+          .replace(/by \(namespace\) /g, '')
+          .replace(/by \(namespace, /g, 'by (')
+          .replace(/ on \(namespace\)/g, ''),
+      })),
     }));
     expect(mixed.flatMap((g) => g.rules).some((r) => r.expr.includes('namespace)'))).toBe(false);
     const test = promtool(['test', 'rules', 'alerts.promtool.yaml'], mixed);
@@ -115,6 +122,7 @@ describe('alert rules (promtool, on the shipped PrometheusRule)', () => {
       'CryptoaggRedisMemoryHigh',
       'CryptoaggSourceFailing',
       'CryptoaggConsensusSpreadHigh',
+      'CryptoaggRetentionBehind',
     ]) {
       expect(test.output).toContain(`alertname: ${name}`);
     }
@@ -129,6 +137,17 @@ describe('alert rules (promtool, on the shipped PrometheusRule)', () => {
     expect(test.status).not.toBe(0);
     expect(test.output).toContain('name: finished fetcher pods, ready pods and other namespaces do not fire');
     expect(test.output).toContain('name: a failed fetcher Job kept for a day stops firing after the hour');
+  });
+
+  it.skipIf(!hasPromtool)('the unit tests catch a retention alert that also fires while the fetcher itself fails', () => {
+    const careless = prometheusRule.spec.groups.map((g) => ({
+      ...g,
+      rules: g.rules.map((r) => (r.alert === 'CryptoaggRetentionBehind' ? { ...r, expr: r.expr.replace(/\s+and on \(namespace\)[\s\S]*$/, '') } : r)),
+    }));
+    expect(careless.flatMap((g) => g.rules).find((r) => r.alert === 'CryptoaggRetentionBehind')?.expr).not.toContain('fetch');
+    const test = promtool(['test', 'rules', 'alerts.promtool.yaml'], careless);
+    expect(test.status).not.toBe(0);
+    expect(test.output).toContain('name: a retention behind while the fetcher itself fails does not fire (CryptoaggDataStale does)');
   });
 
   it.skipIf(!hasPromtool)('promtool is the real one', () => {

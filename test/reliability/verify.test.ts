@@ -59,6 +59,7 @@ it('`npm run verify` reports a seeded gap, a duplicate, a non-monotonic pair and
     'stale-latest: 1',
     `  gappy usd: latest quote is from ${iso(55)} but a snapshot from ${iso(25)} is stored`,
     'rollup: 0',
+    'retention: 0',
     '4 problem(s) found',
     '',
   ]);

@@ -37,7 +37,7 @@ try {
   } else {
     process.stdout.write(`checked ${Number(count?.count ?? 0)} snapshots of the last ${days} day(s); a gap is over ${maxGapMinutes} min\n`);
     if (retainedFrom) process.stdout.write(`the retention dropped the snapshots before ${retainedFrom.toISOString()}: checked from there\n`);
-    for (const kind of ['gap', 'duplicate', 'non-monotonic', 'stale-latest', 'rollup'] as const) {
+    for (const kind of ['gap', 'duplicate', 'non-monotonic', 'stale-latest', 'rollup', 'retention'] as const) {
       const found = problems.filter((p) => p.kind === kind);
       process.stdout.write(`${kind}: ${found.length}\n`);
       for (const p of found) process.stdout.write(`  ${p.coin} ${p.currency}: ${p.detail}\n`);

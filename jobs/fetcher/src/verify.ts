@@ -1,11 +1,12 @@
 import type { Knex } from '@cryptoagg/db';
-import { completeSince } from './retention.js';
+import { fetcherConfigSchema } from './config.js';
+import { completeSince, overduePartitions, recordedPolicy, type RetentionPolicy } from './retention.js';
 import { verifyRollups } from './rollups.js';
 
 /** Integrity checks of the stored history (used by `npm run verify`, see verify-main.ts). */
 
 export interface Problem {
-  kind: 'gap' | 'duplicate' | 'non-monotonic' | 'stale-latest' | 'rollup';
+  kind: 'gap' | 'duplicate' | 'non-monotonic' | 'stale-latest' | 'rollup' | 'retention';
   coin: string;
   currency: string;
   detail: string;
@@ -20,6 +21,28 @@ export async function checkedSince(db: Knex, days: number): Promise<{ since: Dat
   const since = rows[0]?.since ?? new Date(0);
   const retainedFrom = (await completeSince(db)).quote_snapshots;
   return retainedFrom && retainedFrom > since ? { since: retainedFrom, retainedFrom } : { since, retainedFrom: null };
+}
+
+/** The fetcher's default RETENTION_RAW_DAYS / RETENTION_HOURLY_DAYS, for a database whose retention never ran. */
+function defaultPolicy(): RetentionPolicy {
+  const config = fetcherConfigSchema.parse({});
+  return { rawDays: config.retentionRawDays, hourlyDays: config.retentionHourlyDays };
+}
+
+/**
+ * Partitions the retention should have dropped: past the policy the fetcher's retention last ran with
+ * (retention_status), or past the defaults when it never ran. One problem per partition, with no coin.
+ */
+export async function verifyRetention(db: Knex): Promise<Problem[]> {
+  const recorded = await recordedPolicy(db);
+  const policy = recorded ?? defaultPolicy();
+  const whose = recorded ? "the fetcher's last retention run" : 'the defaults: the retention has not run yet';
+  return (await overduePartitions(db, policy)).map((p) => ({
+    kind: 'retention',
+    coin: '*',
+    currency: '*',
+    detail: `${p.partition} (${p.from.toISOString()} .. ${p.to.toISOString()}) is still kept, though it lies wholly before ${p.bound.toISOString()}, the ${p.days}-day retention of ${p.table} (${whose})`,
+  }));
 }
 
 /*
@@ -93,5 +116,6 @@ export async function verifyHistory(db: Knex, { days, maxGapMinutes }: { days: n
   for (const m of await verifyRollups(db, since)) {
     problems.push({ kind: 'rollup', coin: m.coin, currency: m.currency, detail: `${m.interval} bucket ${m.bucket.toISOString()}: ${m.detail}` });
   }
+  problems.push(...(await verifyRetention(db)));
   return problems;
 }

@@ -6,6 +6,8 @@ import * as metadataFailedAt from '../migrations/20261203100100_metadata_failed_
 import * as marketListings from '../migrations/20261203110000_market_listings.js';
 import * as historyRollups from '../migrations/20261203130000_history_rollups.js';
 import * as exchangeSources from '../migrations/20261203140000_exchange_sources.js';
+import * as retentionStatus from '../migrations/20261203150000_retention_status.js';
+import * as rollupsFillfactor from '../migrations/20261203150100_rollups_fillfactor.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -24,6 +26,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261203110000_market_listings': marketListings,
   '20261203130000_history_rollups': historyRollups,
   '20261203140000_exchange_sources': exchangeSources,
+  '20261203150000_retention_status': retentionStatus,
+  '20261203150100_rollups_fillfactor': rollupsFillfactor,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

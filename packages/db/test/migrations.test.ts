@@ -13,6 +13,7 @@ const TABLES = [
   'quote_rollups_hourly',
   'quote_snapshots',
   'retention_drops',
+  'retention_status',
   'source_quotes',
   'source_runs',
 ];
@@ -24,6 +25,8 @@ const ALL = [
   '20261203110000_market_listings',
   '20261203130000_history_rollups',
   '20261203140000_exchange_sources',
+  '20261203150000_retention_status',
+  '20261203150100_rollups_fillfactor',
 ];
 
 /** The fetcher upserts coins first in the same transaction, so no table checks a foreign key per row. */

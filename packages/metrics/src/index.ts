@@ -93,6 +93,12 @@ export const RETENTION_PARTITIONS_DROPPED = gaugeFamily({
   labelNames: ['table'],
 });
 
+export const RETENTION_LAST_SUCCESS = gaugeFamily({
+  name: 'cryptoagg_retention_last_success_timestamp_seconds',
+  help: 'When the retention after a fetcher run last finished with no partition left past its bound (Unix seconds; 0 before the first time).',
+  labelNames: [],
+});
+
 // The exchange sources and the consensus price (from the fetcher's durable source_runs and the stored quotes)
 
 export const SOURCE_LAST_SUCCESS = gaugeFamily({
@@ -229,6 +235,7 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
   FETCH_LAST_RUN_ITEMS,
   FETCH_LAST_RUN_UPSTREAM_ERRORS,
   RETENTION_PARTITIONS_DROPPED,
+  RETENTION_LAST_SUCCESS,
   SOURCE_LAST_SUCCESS,
   SOURCE_LAST_RUN_SUCCESS,
   SOURCE_CONSECUTIVE_FAILURES,

@@ -145,6 +145,12 @@ export async function fetchRunStats(db: Knex): Promise<RunStats> {
   return stats;
 }
 
+/** When the retention last left no partition past its bound (retention_status), or null before the first time. */
+export async function retentionLastSuccess(db: Knex): Promise<Date | null> {
+  const row = await db('retention_status').first<{ last_success_at: Date | null } | undefined>('last_success_at');
+  return row?.last_success_at ?? null;
+}
+
 /** How many partitions the retention has dropped, by table (its durable record, retention_drops). */
 export async function retentionDropCounts(db: Knex): Promise<Record<string, number>> {
   const rows = await db('retention_drops').select('table_name').count<{ table_name: string; count: number }[]>('* as count').groupBy('table_name');

@@ -8,12 +8,13 @@ import {
   FETCH_LAST_RUN_UPSTREAM_ERRORS,
   FETCH_LAST_SUCCESS,
   gauge,
+  RETENTION_LAST_SUCCESS,
   RETENTION_PARTITIONS_DROPPED,
   timestampSeconds,
   type GaugeFamily,
 } from '@cryptoagg/metrics';
 import type { Registry } from 'prom-client';
-import { fetchRunStats, retentionDropCounts, type RunStats } from './data.js';
+import { fetchRunStats, retentionDropCounts, retentionLastSuccess, type RunStats } from './data.js';
 
 /**
  * The fetcher's health as gauges, read from its run records at scrape time:
@@ -57,5 +58,9 @@ export function registerFetchRunMetrics(registry: Registry, db: Knex): void {
     const counts = await retentionDropCounts(db).catch(() => undefined);
     if (!counts) return;
     for (const table of RETENTION_TABLES) g.set({ table }, counts[table] ?? 0);
+  });
+  gauge(registry, RETENTION_LAST_SUCCESS, async (g) => {
+    const at = await retentionLastSuccess(db).catch(() => undefined);
+    if (at !== undefined) g.set(timestampSeconds(at));
   });
 }
