@@ -1,44 +1,26 @@
-import { createServer, STATUS_CODES } from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { createDataset } from './data.js';
 import type { CoinDetail, MarketItem } from './data.js';
 import { toRubyJson } from './json.js';
+import { faultsSchema, startFakeServer, type CommonFaults, type RecordedRequest } from './server.js';
 
 export type { CoinDetail, MarketChart, MarketItem, Roi } from './data.js';
 export { SUPPORTED_CURRENCIES, TRAPS } from './data.js';
 export { rawJson, toRubyJson } from './json.js';
 export * from './exchanges/index.js';
+export type { RecordedRequest } from './server.js';
 
-export interface FakeFaults {
+/** The common faults (`pathPrefix` relative to /api/v3, e.g. '/coins/markets') and the fake CoinGecko's own. */
+export interface FakeFaults extends CommonFaults {
   /** answer the next `count` requests with 429; retryAfterSeconds sets Retry-After; html=true answers Cloudflare's text/html 1015 page (no Retry-After) */
   rateLimit?: { count: number; retryAfterSeconds?: number; html?: boolean };
-  /** answer the next `count` requests (or every request when 'always') with `status` (default 503) */
-  serverError?: { count: number | 'always'; status?: number };
-  /** delay every response by ms */
-  delayMs?: number;
-  /** never answer (until reset/close) */
-  hang?: boolean;
   /** add malformed items to page 1 of /coins/markets */
   malformedItems?: boolean;
   /** serve the /coins/markets items at these 1-based positions (across pages) malformed, in place: no coin moves up */
   malformedAt?: number[];
   /** serve these coin ids last in /coins/markets, ranked after every other coin: they leave the top */
   demote?: string[];
-  /** apply faults only to request paths (relative to /api/v3) starting with this prefix, e.g. '/coins/markets' */
-  pathPrefix?: string;
-}
-
-export interface RecordedRequest {
-  method: string;
-  /** raw pathname relative to /api/v3, e.g. '/coins/markets' or '/coins/1move%20token' */
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string | undefined>;
-  at: number;
-  /** status answered; 0 while unanswered (hang) */
-  status: number;
 }
 
 export interface FakeCoinGecko {
@@ -82,22 +64,12 @@ export interface FakeCoinGeckoOptions {
 }
 
 const BASE = '/api/v3';
-const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=UTF-8';
 
-const faultsSchema = z.strictObject({
-  rateLimit: z.strictObject({ count: z.number().int().min(0), retryAfterSeconds: z.number().min(0).optional(), html: z.boolean().optional() }).optional(),
-  serverError: z
-    .strictObject({ count: z.union([z.number().int().min(0), z.literal('always')]), status: z.number().int().min(400).max(599).optional() })
-    .optional(),
-  delayMs: z.number().min(0).optional(),
-  hang: z.boolean().optional(),
-  malformedItems: z.boolean().optional(),
-  malformedAt: z.array(z.number().int().min(1)).optional(),
-  demote: z.array(z.string()).optional(),
-  pathPrefix: z.string().optional(),
-});
-const roundSchema = z.number().int().min(0);
+const coinGeckoFaults = faultsSchema(
+  { html: z.boolean().optional() },
+  { malformedItems: z.boolean().optional(), malformedAt: z.array(z.number().int().min(1)).optional(), demote: z.array(z.string()).optional() },
+);
 
 const RATE_LIMITED = {
   status: {
@@ -155,58 +127,15 @@ function intParam(raw: string | null, fallback: number, max: number): number {
   return Number.isFinite(n) ? Math.min(Math.max(n, 1), max) : fallback;
 }
 
-function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
-}
-
-function readBody(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      try {
-        resolve(text === '' ? {} : JSON.parse(text));
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  });
-}
-
 export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Promise<FakeCoinGecko> {
   const currencies = options.currencies ?? ['usd', 'eur', 'btc'];
   const data = createDataset(options.coins ?? 250, currencies);
   const { apiKey } = options;
-  let round = 0;
-  let faults: FakeFaults = {};
-  let closed = false;
-  const requests: RecordedRequest[] = [];
   let marketsEdit: MarketsEdit | null = null;
   const details = new Map<string, unknown>();
-  const hanging = new Set<ServerResponse>();
-  const timers = new Set<NodeJS.Timeout>();
-
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, ms);
-      timers.add(timer);
-    });
-  const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void => {
-    if (res.destroyed || res.writableEnded) return;
-    res.writeHead(status, { 'content-type': JSON_TYPE, 'access-control-allow-origin': '*', ...headers });
-    res.end(body);
-  };
-  const endHanging = (): void => {
-    for (const res of hanging) res.destroy();
-    hanging.clear();
-  };
 
   function api(rel: string, q: URLSearchParams): [number, unknown] {
+    const { round, faults } = server;
     if (rel === '/ping') return [200, { gecko_says: '(V3) To the Moon!' }];
     const currency = q.get('vs_currency')?.toLowerCase() ?? '';
     if (rel === '/coins/markets') {
@@ -243,139 +172,50 @@ export async function startFakeCoinGecko(options: FakeCoinGeckoOptions = {}): Pr
     return [200, data.chart(id, currency, round, Math.min(days, 3650))];
   }
 
-  async function control(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
-    const reply = (status: number, body: unknown): void => send(res, status, JSON.stringify(body));
-    if (req.method === 'GET' && route === '/__fake/requests') return reply(200, requests);
-    if (req.method === 'GET' && route === '/__fake/exchanges') return reply(200, options.exchanges ?? {});
-    if (req.method !== 'POST') return reply(404, { error: 'Not found' });
-    try {
-      const body = await readBody(req);
-      if (route === '/__fake/round') fake.setRound(z.object({ round: roundSchema }).parse(body).round);
-      else if (route === '/__fake/faults') fake.setFaults(faultsSchema.parse(body));
-      else if (route === '/__fake/reset') fake.reset();
-      else return reply(404, { error: 'Not found' });
-      reply(200, { ok: true, round, faults });
-    } catch (err) {
-      reply(400, { error: err instanceof Error ? err.message : String(err) });
-    }
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://fake.invalid');
-    const rel = url.pathname.startsWith(`${BASE}/`) ? url.pathname.slice(BASE.length) : url.pathname;
-    if (rel.startsWith('/__fake/')) return control(req, res, rel);
-    const record: RecordedRequest = {
-      method: req.method ?? 'GET',
-      path: rel,
-      query: Object.fromEntries(url.searchParams),
-      headers: flattenHeaders(req.headers),
-      at: Date.now(),
-      status: 0,
-    };
-    requests.push(record);
-    const reply = (status: number, body: string, headers: Record<string, string> = {}): void => {
-      record.status = status;
-      send(res, status, body, headers);
-    };
-
-    const prefix = faults.pathPrefix;
-    const f = prefix === undefined || rel.startsWith(prefix) || url.pathname.startsWith(prefix) ? faults : {};
-    if (f.hang) {
-      hanging.add(res);
-      res.on('close', () => hanging.delete(res));
-      return;
-    }
-    if (f.delayMs) await sleep(f.delayMs);
-    if (f.rateLimit && f.rateLimit.count > 0) {
-      f.rateLimit.count--;
-      if (f.rateLimit.html) return reply(429, CLOUDFLARE_1015, { 'content-type': HTML_TYPE });
-      const retry = f.rateLimit.retryAfterSeconds;
-      return reply(429, JSON.stringify(RATE_LIMITED), retry === undefined ? {} : { 'retry-after': String(retry) });
-    }
-    if (f.serverError && (f.serverError.count === 'always' || f.serverError.count > 0)) {
-      if (f.serverError.count !== 'always') f.serverError.count--;
-      const status = f.serverError.status ?? 503;
-      return reply(status, cloudflare5xx(status), { 'content-type': HTML_TYPE });
-    }
-    if (apiKey !== undefined) {
-      const given = [req.headers['x-cg-demo-api-key'], req.headers['x-cg-pro-api-key'], url.searchParams.get('x_cg_demo_api_key')];
-      if (!given.includes(apiKey)) return reply(401, JSON.stringify(KEY_MISSING));
-    }
-    const [status, body] = req.method === 'GET' || req.method === 'HEAD' ? api(rel, url.searchParams) : [404, { error: 'Not found' }];
-    reply(status, toRubyJson(body), status === 200 ? { 'cache-control': 'max-age=30, public, must-revalidate, s-maxage=30' } : {});
-  }
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) res.destroy();
-      else send(res, 500, JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
-    });
+  const server = await startFakeServer<FakeFaults>({
+    port: options.port,
+    host: options.host,
+    autoAdvanceMs: options.autoAdvanceMs,
+    base: BASE,
+    headers: { 'access-control-allow-origin': '*' },
+    faultsSchema: coinGeckoFaults,
+    controlRoutes: { '/__fake/exchanges': () => options.exchanges ?? {} },
+    rateLimited: ({ html, retryAfterSeconds }) => {
+      if (html) return [429, CLOUDFLARE_1015, { 'content-type': HTML_TYPE }];
+      return [429, JSON.stringify(RATE_LIMITED), retryAfterSeconds === undefined ? undefined : { 'retry-after': String(retryAfterSeconds) }];
+    },
+    serverError: (status) => [status, cloudflare5xx(status), { 'content-type': HTML_TYPE }],
+    serve(req, url, rel) {
+      if (apiKey !== undefined) {
+        const given = [req.headers['x-cg-demo-api-key'], req.headers['x-cg-pro-api-key'], url.searchParams.get('x_cg_demo_api_key')];
+        if (!given.includes(apiKey)) return [401, JSON.stringify(KEY_MISSING)];
+      }
+      const [status, body] = req.method === 'GET' || req.method === 'HEAD' ? api(rel, url.searchParams) : [404, { error: 'Not found' }];
+      return [status, toRubyJson(body), status === 200 ? { 'cache-control': 'max-age=30, public, must-revalidate, s-maxage=30' } : undefined];
+    },
+    onReset() {
+      marketsEdit = null;
+      details.clear();
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const advance = options.autoAdvanceMs
-    ? setInterval(() => {
-        round++;
-      }, options.autoAdvanceMs).unref()
-    : undefined;
   // exact values served: the same serialiser the HTTP route uses, parsed back
   const parsed = <T>(value: T): T => JSON.parse(toRubyJson(value)) as T;
 
-  const fake: FakeCoinGecko = {
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}${BASE}`,
-    port,
-    get round() {
-      return round;
-    },
-    set round(r: number) {
-      round = roundSchema.parse(r);
-    },
-    setRound(r) {
-      round = roundSchema.parse(r);
-    },
-    setFaults(next) {
-      faults = faultsSchema.parse(next);
-    },
-    requests,
-    reset() {
-      round = 0;
-      faults = {};
-      requests.length = 0;
-      marketsEdit = null;
-      details.clear();
-      endHanging();
-    },
-    markets: (currency) => parsed(ranked(data.markets(currency, round, true), faults.demote).filter((_, i) => !faults.malformedAt?.includes(i + 1))),
-    coinDetail: (id) => {
-      const body = data.detail(id, round);
+  return Object.assign(server, {
+    url: `${server.url}${BASE}`,
+    markets: (currency: string) =>
+      parsed(ranked(data.markets(currency, server.round, true), server.faults.demote).filter((_, i) => !server.faults.malformedAt?.includes(i + 1))),
+    coinDetail: (id: string) => {
+      const body = data.detail(id, server.round);
       return body && parsed(body);
     },
     coinIds: () => [...data.ids],
-    editMarkets(edit) {
+    editMarkets(edit: MarketsEdit | null) {
       marketsEdit = edit;
     },
-    setCoinDetail(id, body) {
+    setCoinDetail(id: string, body: unknown) {
       if (body === undefined) details.delete(id);
       else details.set(id, body);
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      clearInterval(advance);
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      endHanging();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
-  };
-  return fake;
+  });
 }
