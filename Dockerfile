@@ -59,7 +59,7 @@ USER 10001:10001
 # The services' V8 heap bounds: tools/stack/src/entry-points.ts says why (test/build.test.ts keeps them equal).
 FROM runtime AS gateway
 EXPOSE 4000 9464
-CMD ["node", "--max-old-space-size=160", "--max-semi-space-size=16", "--enable-source-maps", "dist/gateway.js"]
+CMD ["node", "--max-old-space-size=152", "--max-semi-space-size=8", "--enable-source-maps", "dist/gateway.js"]
 
 FROM runtime AS coins
 EXPOSE 4001 9464

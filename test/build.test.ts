@@ -148,7 +148,7 @@ describe('the Dockerfile', () => {
     const commands = [...dockerfile.matchAll(/^CMD (.+)$/gm)].map((m) => JSON.parse(m[1]!) as string[]);
     // The services with their heap bounds, the same command the benchmark runs (tools/testkit, bundles: true).
     expect(commands).toEqual(['gateway', 'coins', 'prices', 'fetcher', 'migrate'].map((name) => serviceCommand(name)));
-    expect(commands[0]).toEqual(['node', '--max-old-space-size=160', '--max-semi-space-size=16', '--enable-source-maps', 'dist/gateway.js']);
+    expect(commands[0]).toEqual(['node', '--max-old-space-size=152', '--max-semi-space-size=8', '--enable-source-maps', 'dist/gateway.js']);
     expect(dockerfile).not.toMatch(/\btsx\b/);
   });
 

@@ -22,12 +22,11 @@ export const ENTRY_POINTS: Readonly<Record<string, string>> = {
 /**
  * V8's heap bounds of the long-running services, as their images run them (Dockerfile CMD; test/build.test.ts keeps the
  * two equal). Left to itself, V8 sizes the heap from the machine's memory and collects lazily: on a 24 GB host a
- * gateway under load reached 500 MB resident, most of it garbage. Bounded semi-spaces (16 MB for the gateway: against 8 MB, a third
- * less time collecting per uncached CoinHistory in a CPU profile; 8 MB for the subgraphs) and an old-space bound make
- * collection keep pace (bench/findings.md, memory). The bounds sit well above
+ * gateway under load reached 500 MB resident, most of it garbage. Bounded semi-spaces (8 MB) and an old-space bound make collection
+ * keep pace (bench/findings.md, memory). The bounds sit well above
  * the live heap (the response caches included: 64 MiB gateway, 32 MiB subgraph) and below the containers' limits.
  */
-const HEAP_FLAGS = { gateway: ['--max-old-space-size=160', '--max-semi-space-size=16'], subgraph: ['--max-old-space-size=112', '--max-semi-space-size=8'] };
+const HEAP_FLAGS = { gateway: ['--max-old-space-size=152', '--max-semi-space-size=8'], subgraph: ['--max-old-space-size=112', '--max-semi-space-size=8'] };
 
 /** The command a service's image runs: node with its heap bounds and source maps on its bundle (dist/<name>.js). */
 export function serviceCommand(name: string): string[] {
