@@ -10,7 +10,7 @@ import { writeResult } from './lib/results.js';
 /**
  * `npm run bench`: every benchmark in one run on this machine (DATABASE_URL's
  * server, or an embedded PostgreSQL), raw JSON in bench/results/ and the
- * summary in bench/RESULTS.md. Bounded: under 10 minutes on 2 cores.
+ * summary in bench/RESULTS.md. Bounded: about 11 minutes on 2 cores.
  */
 const adminDatabaseUrl = process.env.DATABASE_URL;
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
