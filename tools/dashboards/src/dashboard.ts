@@ -14,6 +14,8 @@ import {
   FETCH_LAST_RUN_UPSTREAM_ERRORS,
   FETCH_LAST_SUCCESS,
   GRAPHQL_REQUEST_DURATION,
+  RETENTION_LAST_SUCCESS,
+  RETENTION_PARTITIONS_DROPPED,
   SOURCE_CONSECUTIVE_FAILURES,
   SOURCE_LAST_RUN_QUOTES,
   SOURCE_LAST_RUN_SUCCESS,
@@ -109,6 +111,19 @@ export function buildDashboard() {
     .withPanel(
       timeseries('Data age over time', 'Age of the newest stored quote; the CryptoaggDataStale alert fires after 15 minutes without a successful run.', 's', [
         [`time() - max(${m(DATA_LAST_FETCH)})`, 'data age'],
+      ]),
+    )
+    .withPanel(
+      timeseries(
+        'Retention',
+        'Time since the retention after a fetcher run last left no partition past its bound; the CryptoaggRetentionBehind alert fires after a day while the fetcher succeeds.',
+        's',
+        [[`time() - max(${m(RETENTION_LAST_SUCCESS)})`, 'since the last success']],
+      ),
+    )
+    .withPanel(
+      timeseries('Retention: partitions dropped', 'Monthly partitions the retention has dropped, by table.', 'none', [
+        [`max by (table) (${m(RETENTION_PARTITIONS_DROPPED)})`, '{{table}}'],
       ]),
     )
     .withRow(new RowBuilder('GraphQL API'))
