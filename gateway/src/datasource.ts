@@ -11,6 +11,21 @@ export interface GatewayContext {
   reportVersion(version: number): void;
 }
 
+type Fetcher = RemoteGraphQLDataSource['fetcher'];
+
+/**
+ * How long the gateway waits for a subgraph's whole answer. Node's fetch waits up to 300 s for headers and as long
+ * again for the body: a subgraph that stalls (frozen, or cut off without a reset) would hold every request that needs
+ * it, and the de-duplicated waiters with it. Past the bound the fetch is aborted and that part of the answer is
+ * SERVICE_UNAVAILABLE. Generous: an uncached 10,000-point history answers in well under a second.
+ */
+const SUBGRAPH_TIMEOUT_MS = 15_000;
+
+/** Node's own fetch, bounded in time (headers and body). */
+export function timedFetch(timeoutMs: number): Fetcher {
+  return ((url: string, init?: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as unknown as Fetcher;
+}
+
 type ProcessOptions = Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0];
 type ProcessResult = Awaited<ReturnType<RemoteGraphQLDataSource<GatewayContext>['process']>>;
 
@@ -32,7 +47,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       url: options.url,
       // Node's own fetch (undici, keep-alive) rather than the default make-fetch-happen, whose HTTP-cache
       // machinery costs time on every subgraph request and caches nothing for POSTs.
-      fetcher: dedupingFetcher(fetch as unknown as RemoteGraphQLDataSource['fetcher']),
+      fetcher: dedupingFetcher(timedFetch(SUBGRAPH_TIMEOUT_MS)),
       // Cache hints are unused (Apollo's cache-control plugin is off): no need to parse each answer's Cache-Control.
       honorSubgraphCacheControlHeader: false,
       willSendRequest: ({ request }) => {

@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { timedFetch } from '../src/datasource.js';
 import { dedupingFetcher } from '../src/dedupe.js';
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
@@ -110,4 +111,24 @@ it('shares a failure with the requests waiting for it, and sends the next reques
   const recovered = fetcher(url, init('{"query":"{ c }"}'));
   await releaseAfter(3);
   expect((await recovered).status).toBe(200);
+});
+
+it('gives up on a subgraph that never answers after the time bound, for every waiter, and keeps nothing', async () => {
+  const fetcher = dedupingFetcher(timedFetch(300));
+  const started = performance.now();
+  const stalled = Array.from({ length: 4 }, () =>
+    fetcher(url, init('{"query":"{ d }"}')).then(
+      () => 'answered',
+      (error: unknown) => (error instanceof Error ? error.name : 'rejected'),
+    ),
+  );
+  // The server holds the answer and is never told to release it.
+  expect(await Promise.all(stalled)).toEqual(Array.from({ length: 4 }, () => 'TimeoutError'));
+  expect(received).toHaveLength(1);
+  expect(performance.now() - started).toBeLessThan(2_000);
+
+  // The next identical request is sent again, and answered when the server answers.
+  const next = fetcher(url, init('{"query":"{ d }"}'));
+  await releaseAfter(2);
+  expect((await next).status).toBe(200);
 });
